@@ -1,0 +1,1 @@
+"""Tandem: a Rasa customer-service assistant for an online retailer."""

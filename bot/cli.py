@@ -1,0 +1,100 @@
+"""The `tandem` command: seed the demo store, train the model, run the assistant."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from datetime import date
+
+from bot.settings import Settings
+
+logger = logging.getLogger("tandem")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="tandem", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    seed = commands.add_parser("seed-demo", help="fill the demo retail store (deterministic)")
+    seed.add_argument("--seed", type=int, default=7)
+    seed.add_argument("--today", type=date.fromisoformat, default=None,
+                      help="date the demo data is anchored to (default: today)")
+    seed.add_argument("--customers", type=int, default=1000)
+    seed.add_argument("--products", type=int, default=300)
+    seed.add_argument("--orders", type=int, default=10000)
+    seed.add_argument("--force", action="store_true", help="wipe and reseed a non-empty store")
+    seed.set_defaults(handler=_seed_demo)
+
+    train = commands.add_parser("train", help="train the Rasa model if its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if the model is current")
+    train.set_defaults(handler=_train)
+
+    run = commands.add_parser("run", help="seed if empty, train if stale, start action + Rasa servers")
+    run.set_defaults(handler=_run)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return args.handler(args, Settings.from_env())
+
+
+def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.db import create_schema, make_engine
+    from bot.store.seed import seed_demo
+
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    summary = seed_demo(engine, seed=args.seed, today=args.today, customers=args.customers,
+                        products=args.products, orders=args.orders, force=args.force)
+    print(summary)
+    return 0
+
+
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.training import train_if_stale
+
+    print(train_if_stale(settings.root, settings.models_dir, force=args.force))
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.launcher import Servers
+    from bot.store.db import create_schema, make_engine
+    from bot.store.seed import seed_demo
+    from bot.training import train_if_stale
+
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    logger.info("Retail store: %s", seed_demo(engine))
+    servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        servers.start()
+        _print_endpoints(settings)
+        return servers.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("Stopping Tandem...", flush=True)
+        servers.stop()
+
+
+def _print_endpoints(settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.rasa_port}"
+    print(
+        "\nTandem is running (Ctrl-C stops everything):\n"
+        f"  Rasa server     {base}  (REST: POST {base}/webhooks/rest/webhook, socket.io: {base}/socket.io)\n"
+        f"  action server   http://127.0.0.1:{settings.action_port}/webhook\n"
+        f"  retail store    {settings.db_url}\n"
+        f"  tracker store   sqlite:///{settings.tracker_db}\n"
+        f"  try it:  curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' "
+        "-d '{\"sender\": \"me\", \"message\": \"where is my order 10001\"}'\n",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
