@@ -1,0 +1,173 @@
+"""SQLAlchemy models of the retail store: customers, products, orders and handoff tickets."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+from bot.store.catalog import CHANNELS, ORDER_STATUSES, REFUND_STATUSES
+
+CARRIERS: tuple[str, ...] = ("DHL", "UPS", "DPD", "Royal Mail")
+PAYMENT_METHODS: tuple[str, ...] = ("card", "paypal", "bank_transfer", "gift_card")
+TICKET_STATUSES: tuple[str, ...] = ("open", "claimed", "closed")
+
+Base = declarative_base(metadata=MetaData(naming_convention={
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}))
+
+
+def _choice(values: tuple[str, ...], name: str) -> Enum:
+    """A VARCHAR restricted by a CHECK constraint to `values` (same DDL on SQLite and PostgreSQL)."""
+    return Enum(*values, name=name, native_enum=False, create_constraint=True)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
+
+    id = Column(Integer, primary_key=True)
+    first_name = Column(String(80), nullable=False)
+    last_name = Column(String(80), nullable=False)
+    email = Column(String(254), nullable=False, unique=True)
+    phone = Column(String(16), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    default_address = Column(String(200), nullable=False)
+    lifetime_spend_cents = Column(Integer, nullable=False, default=0)
+
+
+class Identity(Base):
+    """How a customer is known on one channel (email address, phone number, Slack or Telegram id)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    channel = Column(_choice(CHANNELS, "channel"), nullable=False)
+    external_id = Column(String(254), nullable=False)
+    verified = Column(Boolean, nullable=False, default=False)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id = Column(Integer, primary_key=True)
+    sku = Column(String(16), nullable=False, unique=True)
+    name = Column(String(120), nullable=False, unique=True)
+    product_type = Column(String(60), nullable=False)
+    category = Column(String(60), nullable=False, index=True)
+    description = Column(Text, nullable=False)
+    price_cents = Column(Integer, nullable=False)
+    stock = Column(Integer, nullable=False)
+    restock_date = Column(Date)
+
+
+class Order(Base):
+    """An order; ids start at 10001 because customers quote them."""
+
+    __tablename__ = "orders"
+
+    id = Column(Integer, primary_key=True)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    status = Column(_choice(ORDER_STATUSES, "status"), nullable=False)
+    created_at = Column(DateTime, nullable=False, index=True)
+    expected_delivery = Column(Date, nullable=False)
+    delivered_at = Column(DateTime)
+    shipping_address = Column(String(200), nullable=False)
+    carrier = Column(_choice(CARRIERS, "carrier"), nullable=False)
+    tracking_number = Column(String(32))
+    total_cents = Column(Integer, nullable=False)
+    payment_method = Column(_choice(PAYMENT_METHODS, "payment_method"), nullable=False)
+
+    customer = relationship(Customer)
+    items = relationship("OrderItem", order_by="OrderItem.id")
+    events = relationship("OrderStatusEvent", order_by="[OrderStatusEvent.at, OrderStatusEvent.id]")
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    product_id = Column(ForeignKey("products.id"), nullable=False, index=True)
+    quantity = Column(Integer, nullable=False)
+    unit_price_cents = Column(Integer, nullable=False)
+
+    product = relationship(Product)
+
+
+class OrderStatusEvent(Base):
+    __tablename__ = "order_status_events"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    status = Column(_choice(ORDER_STATUSES, "status"), nullable=False)
+    at = Column(DateTime, nullable=False)
+
+
+class Refund(Base):
+    """A refund of one order item, or of the whole order when `order_item_id` is null."""
+
+    __tablename__ = "refunds"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, index=True)
+    order_item_id = Column(ForeignKey("order_items.id"))
+    amount_cents = Column(Integer, nullable=False)
+    reason = Column(Text, nullable=False)
+    status = Column(_choice(REFUND_STATUSES, "status"), nullable=False)
+    requested_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+    item = relationship(OrderItem)
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+
+    id = Column(Integer, primary_key=True)
+    order_id = Column(ForeignKey("orders.id"), nullable=False, unique=True)
+    number = Column(String(20), nullable=False, unique=True)
+    issued_at = Column(DateTime, nullable=False)
+    amount_cents = Column(Integer, nullable=False)
+
+    order = relationship(Order)
+
+
+class HandoffTicket(Base):
+    """A conversation waiting for a human agent; priority 1 is urgent, 4 is low."""
+
+    __tablename__ = "handoff_tickets"
+    __table_args__ = (
+        CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
+        Index(None, "status", "priority", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(128), nullable=False)
+    channel = Column(String(32), nullable=False)
+    customer_id = Column(ForeignKey("customers.id"), index=True)
+    reason = Column(String(255), nullable=False)
+    priority = Column(Integer, nullable=False)
+    summary = Column(Text, nullable=False)
+    status = Column(_choice(TICKET_STATUSES, "status"), nullable=False, default="open")
+    created_at = Column(DateTime, nullable=False)
