@@ -1,0 +1,1 @@
+"""Rasa SDK actions: thin translations between Rasa and the logic in `bot`."""

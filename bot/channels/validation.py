@@ -1,0 +1,61 @@
+"""Validate what a channel receives before Rasa sees it: sender ids, message text, metadata."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from typing import Any
+
+MAX_MESSAGE_CHARS = int(os.environ.get("TANDEM_MAX_MESSAGE_CHARS", "4000"))
+MAX_SENDER_CHARS = 128
+SENDER_PATTERN = re.compile(r"^[\w.@:+\-]{1,128}$", re.UNICODE)
+CHANNEL_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+KEPT_CONTROLS = {"\n", "\t"}
+
+
+class InvalidInput(ValueError):
+    """A request that Tandem refuses, with the HTTP status and a message for the client."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def clean_sender(value: Any) -> str:
+    """A sender id: a string (or integer) of letters, digits and . @ : + - _, at most 128 characters."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidInput("'sender' is required: a string id of 1-128 characters")
+    sender = str(value).strip()
+    if not SENDER_PATTERN.fullmatch(sender):
+        raise InvalidInput("'sender' may hold only letters, digits and . @ : + - _ (1-128 characters)")
+    return sender
+
+
+def clean_text(value: Any) -> str:
+    """Message text in NFC with control characters removed; refuses empty and over-long messages."""
+    if not isinstance(value, str):
+        raise InvalidInput("'message' is required: a string")
+    text = unicodedata.normalize("NFC", value)
+    text = "".join(ch for ch in text if ch in KEPT_CONTROLS or unicodedata.category(ch) != "Cc").strip()
+    if not text:
+        raise InvalidInput("'message' is empty")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise InvalidInput(f"'message' is longer than {MAX_MESSAGE_CHARS} characters", status=413)
+    return text
+
+
+def clean_metadata(value: Any) -> dict[str, Any] | None:
+    """Metadata must be a JSON object when given."""
+    if value is None or isinstance(value, dict):
+        return value
+    raise InvalidInput("'metadata' must be a JSON object")
+
+
+def clean_channel(value: Any, default: str) -> str:
+    """The input channel a client names (e.g. 'voice' for a voice gateway), else the channel's own name."""
+    if value is None:
+        return default
+    if not isinstance(value, str) or not CHANNEL_PATTERN.fullmatch(value):
+        raise InvalidInput("'input_channel' must be a lower-case name of at most 32 characters")
+    return value

@@ -1,0 +1,31 @@
+"""Render the messages that actions send (bot/messages.yml) in the variant for the customer's channel."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MESSAGES_FILE = Path(__file__).with_name("messages.yml")
+
+
+@lru_cache(maxsize=1)
+def catalog() -> dict[str, list[dict[str, Any]]]:
+    """Every message by name, each a list of variants (the default one has no `channel`)."""
+    return yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8"))
+
+
+def render(message_name: str, channel: str | None = None, /, **values: Any) -> dict[str, Any]:
+    """The text (and buttons, where the variant has them) of message `message_name` for `channel`.
+
+    Raises KeyError for an unknown message or a placeholder without a value.
+    """
+    variants = catalog()[message_name]
+    chosen = next((v for v in variants if channel and v.get("channel") == channel), None)
+    chosen = chosen or next(v for v in variants if "channel" not in v)
+    message: dict[str, Any] = {"text": chosen["text"].format_map(values)}
+    if "buttons" in chosen:
+        message["buttons"] = chosen["buttons"]
+    return message
