@@ -1,0 +1,90 @@
+"""Start the real action server and Rasa server on free ports over a freshly seeded store."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.launcher import Servers
+from bot.settings import PROJECT_ROOT, Settings
+from bot.store.db import create_schema, make_engine
+from bot.store.seed import seed_demo
+from bot.training import train_if_stale
+
+OUTPUT = PROJECT_ROOT / "tests" / "output"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Bot:
+    """A running Tandem: talk to it over REST, read its tracker store."""
+
+    settings: Settings
+
+    @property
+    def webhook(self) -> str:
+        return f"http://127.0.0.1:{self.settings.rasa_port}/webhooks/rest/webhook"
+
+    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, object]:
+        """POST raw bytes to the REST webhook; return the status and the decoded JSON answer."""
+        request = urllib.request.Request(self.webhook, data=body, method="POST",
+                                         headers={"Content-Type": content_type})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def say(self, sender: str, message: str, **extra: object) -> list[dict]:
+        """Send one customer message; return the bot's replies (status must be 200)."""
+        status, replies = self.post(json.dumps({"sender": sender, "message": message, **extra}).encode())
+        assert status == 200, (status, replies)
+        return replies
+
+    def events(self, sender: str) -> list[dict]:
+        """Every event the SQLite tracker store holds for `sender`, oldest first."""
+        with sqlite3.connect(self.settings.tracker_db) as db:
+            rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,))
+            return [json.loads(data) for (data,) in rows]
+
+
+@pytest.fixture(scope="session")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """Tandem with its own store, tracker store and ports; logs under tests/output/e2e-logs."""
+    var = tmp_path_factory.mktemp("var")
+    settings = Settings.from_env({
+        "TANDEM_VAR_DIR": str(var),
+        "TANDEM_RASA_PORT": str(free_port()),
+        "TANDEM_ACTION_PORT": str(free_port()),
+    })
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    seed_demo(engine, seed=7, today=date.today(), customers=60, products=50, orders=400)
+    engine.dispose()
+    servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
+    servers.start(log_dir=OUTPUT / "e2e-logs")
+    yield Bot(settings)
+    servers.stop()
+
+
+def texts(replies: list[dict]) -> str:
+    """All reply texts of one turn joined, for assertions."""
+    return " | ".join(reply.get("text", "") for reply in replies)
+
+
+def store_path(bot: Bot) -> Path:
+    return Path(bot.settings.db_url.removeprefix("sqlite:///"))
