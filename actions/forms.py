@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from abc import abstractmethod
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from actions.common import say, store_session
 from bot.formatting import items_summary
@@ -19,7 +22,28 @@ from bot.store import queries
 logger = logging.getLogger(__name__)
 
 SlotDict = dict[str, Any]
+Validator = Callable[..., SlotDict]
 EVERYTHING = ("all", "everything", "all of it", "all of them", "the whole order", "both", "whole order")
+
+
+def reads_store(slot: str) -> Callable[[Validator], Validator]:
+    """Give a slot validator a store session; if the store fails, say so and leave the slot empty."""
+
+    def decorate(validate: Validator) -> Validator:
+        @wraps(validate)
+        def validate_with_store(self: FormValidationAction, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: dict[str, Any]) -> SlotDict:
+            try:
+                with store_session() as session:
+                    return validate(self, value, dispatcher, tracker, domain, session)
+            except SQLAlchemyError:
+                logger.exception("%s: store failed for conversation %s", validate.__name__, tracker.sender_id)
+                say(dispatcher, tracker, "store_unavailable")
+                return {slot: None}
+
+        return validate_with_store
+
+    return decorate
 
 
 class OrderFormValidation(FormValidationAction):
@@ -44,46 +68,32 @@ class OrderFormValidation(FormValidationAction):
         status = _order_status(order_id)
         return ["order_id"] if status and status not in self.allowed_statuses else domain_slots
 
+    @reads_store("order_id")
     def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          domain: dict[str, Any]) -> SlotDict:
+                          domain: dict[str, Any], session: Session) -> SlotDict:
         order_id = parse_order_id(value)
         if order_id is None:
             say(dispatcher, tracker, "invalid_order_id", value=_quote(value))
             return {"order_id": None}
-        try:
-            with store_session() as session:
-                order = queries.get_order(session, order_id)
-                email = parse_email(tracker.get_slot("email"))
-                owned = email is not None and queries.order_owned_by(session, order_id, email)
-        except SQLAlchemyError:
-            logger.exception("order lookup failed for conversation %s", tracker.sender_id)
-            say(dispatcher, tracker, "store_unavailable")
-            return {"order_id": None}
-        if order is None:
+        if queries.get_order(session, order_id) is None:
             say(dispatcher, tracker, "unknown_order", order_id=order_id)
             return {"order_id": None}
         slots: SlotDict = {"order_id": str(order_id)}
-        if "email" in self.domain_slots(domain) and email is not None and not owned:
+        email = parse_email(tracker.get_slot("email"))
+        asks_email = "email" in self.domain_slots(domain)
+        if asks_email and email is not None and not queries.order_owned_by(session, order_id, email):
             slots["email"] = None  # verified for another order: ask again for this one
         return slots
 
+    @reads_store("email")
     def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: dict[str, Any]) -> SlotDict:
+                       domain: dict[str, Any], session: Session) -> SlotDict:
         email = parse_email(value)
         if email is None:
             say(dispatcher, tracker, "invalid_email", value=_quote(value))
             return {"email": None}
         order_id = parse_order_id(tracker.get_slot("order_id"))
-        if order_id is None:
-            return {"email": email}
-        try:
-            with store_session() as session:
-                owned = queries.order_owned_by(session, order_id, email)
-        except SQLAlchemyError:
-            logger.exception("ownership check failed for conversation %s", tracker.sender_id)
-            say(dispatcher, tracker, "store_unavailable")
-            return {"email": None}
-        if not owned:
+        if order_id is not None and not queries.order_owned_by(session, order_id, email):
             say(dispatcher, tracker, "email_mismatch", order_id=order_id)
             return {"email": None}
         return {"email": email}
@@ -122,25 +132,20 @@ class ValidateRefundForm(OrderFormValidation):
     form = "refund_form"
     allowed_statuses = queries.REFUNDABLE_STATUSES
 
+    @reads_store("refund_item")
     def validate_refund_item(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: dict[str, Any]) -> SlotDict:
+                             domain: dict[str, Any], session: Session) -> SlotDict:
         text = str(value or "").strip()
         if text.lower() in EVERYTHING:
             return {"refund_item": "all"}
         order_id = parse_order_id(tracker.get_slot("order_id"))
-        try:
-            with store_session() as session:
-                order = queries.get_order(session, order_id) if order_id else None
-        except SQLAlchemyError:
-            logger.exception("order lookup failed for conversation %s", tracker.sender_id)
-            say(dispatcher, tracker, "store_unavailable")
-            return {"refund_item": None}
+        order = queries.get_order(session, order_id) if order_id else None
         index = queries.match_item(order.items, text) if order else None
-        match = order.items[index].name if order and index is not None else None
-        if match is None:
-            say(dispatcher, tracker, "unknown_refund_item", value=_quote(text),
-                                     order_id=order_id, items=items_summary(order.items) if order else "")
-        return {"refund_item": match}
+        if order is None or index is None:
+            say(dispatcher, tracker, "unknown_refund_item", value=_quote(text), order_id=order_id,
+                items=items_summary(order.items) if order else "")
+            return {"refund_item": None}
+        return {"refund_item": order.items[index].name}
 
     def validate_refund_reason(self, value: Any, dispatcher: CollectingDispatcher,
                                tracker: Tracker, domain: dict[str, Any]) -> SlotDict:
