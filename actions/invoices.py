@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import EventList, StoreAction, last_intent, say
+from actions.orders import known_order
 from bot.formatting import day, items_summary, money
-from bot.parsing import parse_order_id
 from bot.store import queries
 
 
@@ -17,7 +18,10 @@ class ActionInvoice(StoreAction):
         return "action_invoice"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
-        order_id = parse_order_id(tracker.get_slot("order_id")) or 0
+        order = known_order(dispatcher, tracker, session)
+        if order is None:
+            return [SlotSet("order_id", None)]
+        order_id = order.id
         invoice = queries.get_invoice(session, order_id)
         if invoice is None:
             say(dispatcher, tracker, "no_invoice", order_id=order_id)

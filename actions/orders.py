@@ -31,14 +31,25 @@ def order_facts(order: queries.OrderView) -> dict[str, str]:
     }
 
 
+def known_order(dispatcher: CollectingDispatcher, tracker: Tracker,
+                session: Session) -> queries.OrderView | None:
+    """The order in the `order_id` slot; when there is none, the customer is told why."""
+    order_id = parse_order_id(tracker.get_slot("order_id"))
+    order = queries.get_order(session, order_id) if order_id is not None else None
+    if order_id is None:
+        say(dispatcher, tracker, "invalid_order_id", value=str(tracker.get_slot("order_id") or "")[:40])
+    elif order is None:
+        say(dispatcher, tracker, "unknown_order", order_id=order_id)
+    return order
+
+
 class ActionTrackOrder(StoreAction):
     def name(self) -> str:
         return "action_track_order"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
-        order = queries.get_order(session, parse_order_id(tracker.get_slot("order_id")) or 0)
+        order = known_order(dispatcher, tracker, session)
         if order is None:
-            say(dispatcher, tracker, "unknown_order", order_id=tracker.get_slot("order_id"))
             return [SlotSet("order_id", None)]
         say(dispatcher, tracker, f"order_status_{order.status}", **order_facts(order))
         return []

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import EventList, StoreAction, say
-from actions.orders import order_facts
+from actions.orders import known_order, order_facts
 from bot.formatting import day, money
 from bot.parsing import parse_email, parse_order_id
 from bot.store import queries
@@ -42,10 +42,10 @@ class ActionTrackRefund(StoreAction):
         return "action_track_refund"
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
-        order_id = parse_order_id(tracker.get_slot("order_id")) or 0
-        if queries.get_order(session, order_id) is None:
-            say(dispatcher, tracker, "unknown_order", order_id=order_id)
+        order = known_order(dispatcher, tracker, session)
+        if order is None:
             return [SlotSet("order_id", None)]
+        order_id = order.id
         refunds = queries.get_refunds(session, order_id)
         if not refunds:
             say(dispatcher, tracker, "no_refund", order_id=order_id)

@@ -1,4 +1,4 @@
-"""Rasa's own checks on the project: data validation without warnings, test stories without prediction errors."""
+"""Rasa's own checks on the project: data validation without warnings, test stories pass."""
 
 from __future__ import annotations
 

@@ -68,9 +68,6 @@ class Store:
         """Every row of every table, for 'the store is unchanged' assertions."""
         return {table: sorted(self.rows(f'SELECT * FROM "{table}"'), key=repr) for table in self.tables()}
 
-    def count(self, table: str) -> int:
-        return self.value(f'SELECT count(*) FROM "{table}"')
-
     def order_with_status(self, status: str, *, customer_not: int | None = 1) -> int | None:
         """The lowest order id with this status (by default not one of Alex's demo orders)."""
         return self.value("SELECT min(id) FROM orders WHERE status = :status AND customer_id != :cid",
@@ -146,6 +143,10 @@ def user_event(intent: str | None, text: str = "", channel: str | None = "rest",
             "input_channel": channel}
 
 
+def listen() -> dict[str, Any]:
+    return {"event": "action", "timestamp": None, "name": "action_listen"}
+
+
 def make_tracker(slots: dict[str, Any] | None = None, *, intent: str | None = "inform", text: str = "",
                  channel: str | None = "rest", ranking: Sequence[tuple[str, float]] | None = None,
                  earlier_intents: Sequence[str] = (), after: Sequence[dict[str, Any]] = (),
@@ -155,9 +156,9 @@ def make_tracker(slots: dict[str, Any] | None = None, *, intent: str | None = "i
     `after` are events that follow the latest user message (for example the SlotSet events a form
     extracted, which `Tracker.slots_to_validate` reads).
     """
-    events = [{"event": "action", "timestamp": None, "name": "action_listen"}]
+    events = [listen()]
     for name in earlier_intents:
-        events += [user_event(name, channel=channel), {"event": "action", "timestamp": None, "name": "action_listen"}]
+        events += [user_event(name, channel=channel), listen()]
     latest = user_event(intent, text, channel, ranking)
     events += [latest, *after]
     return Tracker(sender_id, dict(slots or {}), latest["parse_data"], events, False, None,

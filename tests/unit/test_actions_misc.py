@@ -1,4 +1,4 @@
-"""Invoices, products, handoff, fallback and slot questions on a real seeded store; and a store that is down."""
+"""Invoices, products, handoff, fallback and slot questions on a real seeded store; a store that is down."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from bot.formatting import day, items_summary, money
 from bot.store import queries
 
 ALEX_EMAIL = "alex.morgan@example.com"
-STORE_UNAVAILABLE = ("I can't reach our order system right now. Please try again in a few minutes, or ask for a "
-                     "person from our team.")
+STORE_UNAVAILABLE = ("I can't reach our order system right now. Please try again in a few minutes, "
+                     "or ask for a person from our team.")
 ACTION_FAILED = "Sorry, something went wrong on my side. Please try again, or ask for a person from our team."
 ASK_REPHRASE = "Sorry, I'm not sure I understood. Could you say that in other words?"
 
@@ -51,7 +51,8 @@ def invoice_facts(store, order_id: int) -> dict[str, str]:
     items = [SimpleNamespace(name=n, quantity=q) for n, q in store.rows(
         "SELECT p.name, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id "
         "WHERE i.order_id = :oid ORDER BY i.id", oid=order_id)]
-    return {"number": number, "issued_on": day(_when(issued)), "amount": money(amount), "items": items_summary(items)}
+    return {"number": number, "issued_on": day(_when(issued)), "amount": money(amount),
+            "items": items_summary(items)}
 
 
 # --- invoices -------------------------------------------------------------------------------
@@ -62,15 +63,17 @@ def test_check_invoice_gives_the_invoice_details(store, tracker, run_action, sai
     messages, events = run_action(ActionInvoice(), tracker(
         {"order_id": "10002", "email": ALEX_EMAIL}, intent="inform", earlier_intents=["check_invoice"]))
     assert said(messages) == (
-        f"Invoice {f['number']} for order 10002 was issued on {f['issued_on']}: {f['items']}. Total {f['amount']}, "
-        "VAT included. You can download it at https://shop.example.com/account/orders/10002/invoice")
+        f"Invoice {f['number']} for order 10002 was issued on {f['issued_on']}: {f['items']}. "
+        f"Total {f['amount']}, VAT included. "
+        "You can download it at https://shop.example.com/account/orders/10002/invoice")
     assert events == []
 
 
 def test_get_invoice_gives_a_copy_with_its_link(store, tracker, run_action, said) -> None:
     f = invoice_facts(store, 10001)
     messages, _ = run_action(ActionInvoice(), tracker(
-        {"order_id": "10001", "email": ALEX_EMAIL}, intent="inform", earlier_intents=["check_invoice", "get_invoice"]))
+        {"order_id": "10001", "email": ALEX_EMAIL}, intent="inform",
+        earlier_intents=["check_invoice", "get_invoice"]))
     assert said(messages) == (
         f"Here's invoice {f['number']} for order 10001 (total {f['amount']}) as a PDF: "
         "https://shop.example.com/account/orders/10001/invoice. It's also under Orders in your account.")
@@ -80,6 +83,12 @@ def test_the_latest_invoice_intent_decides(store, tracker, run_action, said) -> 
     text = said(run_action(ActionInvoice(), tracker(
         {"order_id": "10001"}, intent="check_invoice", earlier_intents=["get_invoice"]))[0])
     assert text.startswith("Invoice ") and "as a PDF" not in text
+
+
+def test_an_unknown_order_is_named_as_unknown_not_as_uninvoiced(store, tracker, run_action, said) -> None:
+    messages, events = run_action(ActionInvoice(), tracker({"order_id": "29999"}, intent="check_invoice"))
+    assert said(messages).startswith("I can't find an order 29999.")
+    assert events == [SlotSet("order_id", None)]
 
 
 def test_a_cancelled_order_has_no_invoice(store, tracker, run_action, said) -> None:
@@ -92,7 +101,8 @@ def test_a_cancelled_order_has_no_invoice(store, tracker, run_action, said) -> N
 @pytest.mark.parametrize("intent", ["check_invoice", "get_invoice"])
 def test_voice_invoices_have_no_link(store, tracker, run_action, said, intent) -> None:
     f = invoice_facts(store, 10002)
-    text = said(run_action(ActionInvoice(), tracker({"order_id": "10002"}, intent=intent, channel="voice"))[0])
+    messages, _ = run_action(ActionInvoice(), tracker({"order_id": "10002"}, intent=intent, channel="voice"))
+    text = said(messages)
     assert "http" not in text and f["number"] in text and "10002" in text
 
 
@@ -100,7 +110,8 @@ def test_voice_invoices_have_no_link(store, tracker, run_action, said, intent) -
 
 
 def test_a_product_in_stock_gives_stock_and_price(store, tracker, run_action, said) -> None:
-    name, stock, price = store.rows("SELECT name, stock, price_cents FROM products WHERE stock > 0 ORDER BY id")[0]
+    name, stock, price = store.rows(
+        "SELECT name, stock, price_cents FROM products WHERE stock > 0 ORDER BY id")[0]
     messages, events = run_action(ActionProductAvailability(), tracker({"product": name},
                                                                        intent="product_availability"))
     assert said(messages) == f"{name} is in stock ({stock} left) at {money(price)}."
@@ -108,10 +119,11 @@ def test_a_product_in_stock_gives_stock_and_price(store, tracker, run_action, sa
 
 
 def test_a_product_out_of_stock_gives_its_restock_date(store, tracker, run_action, said) -> None:
-    name, restock = store.rows("SELECT name, restock_date FROM products WHERE stock = 0 AND restock_date IS NOT NULL "
-                               "ORDER BY id")[0]
+    name, restock = store.rows("SELECT name, restock_date FROM products "
+                               "WHERE stock = 0 AND restock_date IS NOT NULL ORDER BY id")[0]
     messages, events = run_action(ActionProductAvailability(), tracker({"product": name}))
-    assert said(messages) == f"{name} is out of stock at the moment; we expect it back on {day(_when(restock))}."
+    back = day(_when(restock))
+    assert said(messages) == f"{name} is out of stock at the moment; we expect it back on {back}."
     assert events == [SlotSet("product", None)]
 
 
@@ -125,7 +137,8 @@ def test_a_product_out_of_stock_without_a_restock_date(store, tracker, run_actio
 
 def test_a_product_we_do_not_sell_is_not_found(store, tracker, run_action, said) -> None:
     messages, events = run_action(ActionProductAvailability(), tracker({"product": "flux capacitor"}))
-    assert said(messages) == "I couldn't find 'flux capacitor' in our catalogue. Could you describe it differently?"
+    assert said(messages) == ("I couldn't find 'flux capacitor' in our catalogue. "
+                              "Could you describe it differently?")
     assert events == [SlotSet("product", None)]
 
 
@@ -148,7 +161,8 @@ def test_recommendations_in_a_category_are_its_best_sellers(store, tracker, run_
     best = store.read(queries.top_products, category="electronics", limit=3)
     assert names == [p.name for p in best] and 1 <= len(names) <= 3
     for name in names:
-        assert store.rows("SELECT category FROM products WHERE name = :n AND stock > 0", n=name) == [("electronics",)]
+        assert store.rows("SELECT category FROM products WHERE name = :n AND stock > 0", n=name) == [
+            ("electronics",)]
     assert events == [SlotSet("product_category", None)]
 
 
@@ -167,7 +181,8 @@ def test_a_category_as_the_customer_capitalised_it_still_counts(store, tracker, 
     assert text.startswith("Popular right now in electronics: ")
 
 
-def test_no_recommendations_when_nothing_in_the_category_is_in_stock(store, tracker, run_action, said) -> None:
+def test_no_recommendations_when_nothing_in_the_category_is_in_stock(store, tracker, run_action,
+                                                                     said) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE products SET stock = 0 WHERE category = 'garden'")
     messages, events = run_action(ActionRecommendProducts(), tracker({"product_category": "garden"}))
@@ -183,7 +198,8 @@ def tickets(store) -> list[tuple]:
                       "ORDER BY id")
 
 
-def test_handoff_on_request_opens_a_ticket_with_what_the_agent_needs(store, tracker, run_action, said) -> None:
+def test_handoff_on_request_opens_a_ticket_with_what_the_agent_needs(store, tracker, run_action,
+                                                                     said) -> None:
     assert tickets(store) == []
     messages, events = run_action(ActionHandoffToHuman(), tracker(
         {"order_id": "10001"}, intent="contact_human_agent", earlier_intents=["track_order", "track_order"],
@@ -238,7 +254,8 @@ def test_every_intent_the_fallback_can_ask_about_is_in_the_domain(domain) -> Non
     ([("nlu_fallback", 0.5), ("greet", 0.3), ("affirm", 0.1), ("track_refund", 0.05)], "track_refund"),
 ])
 def test_ask_affirmation_phrases_the_best_known_guess(tracker, run_action, said, ranking, guess) -> None:
-    messages, events = run_action(ActionDefaultAskAffirmation(), tracker(intent="nlu_fallback", ranking=ranking))
+    messages, events = run_action(ActionDefaultAskAffirmation(),
+                                  tracker(intent="nlu_fallback", ranking=ranking))
     assert said(messages) == f"Sorry, I'm not sure I understood. Did you want to {INTENT_QUESTIONS[guess]}?"
     assert messages[0]["buttons"] == [{"title": "Yes", "payload": f"/{guess}"},
                                       {"title": "No", "payload": "/out_of_scope"}]
@@ -260,7 +277,8 @@ def test_ask_affirmation_on_voice_has_no_buttons(tracker, run_action, said) -> N
 
 @pytest.mark.parametrize("ranking", [[("nlu_fallback", 0.7), ("greet", 0.2), ("affirm", 0.1)], []])
 def test_ask_affirmation_without_a_known_guess_asks_to_rephrase(tracker, run_action, said, ranking) -> None:
-    messages, events = run_action(ActionDefaultAskAffirmation(), tracker(intent="nlu_fallback", ranking=ranking))
+    messages, events = run_action(ActionDefaultAskAffirmation(),
+                                  tracker(intent="nlu_fallback", ranking=ranking))
     assert said(messages) == ASK_REPHRASE and messages[0]["buttons"] == []
     assert events == []
 
@@ -273,7 +291,8 @@ def test_ask_rephrase(tracker, run_action, said) -> None:
 def test_default_fallback_forgets_the_message_and_offers_topics(tracker, run_action, said) -> None:
     messages, events = run_action(ActionDefaultFallback(), tracker(intent="nlu_fallback"))
     assert said(messages).startswith("Sorry, I still didn't get that.")
-    assert [b["payload"] for b in messages[0]["buttons"]] == ["/track_order", "/get_refund", "/contact_human_agent"]
+    assert [b["payload"] for b in messages[0]["buttons"]] == [
+        "/track_order", "/get_refund", "/contact_human_agent"]
     assert events == [UserUtteranceReverted()]
 
 
@@ -305,8 +324,8 @@ FULL_SLOTS = {"order_id": "10003", "email": ALEX_EMAIL, "cancel_confirmed": True
               "refund_reason": "broken", "shipping_address": "7 Harbour View, Lakeside, 40213",
               "product": "kettle", "product_category": "electronics"}
 STORE_ACTIONS = (ActionTrackOrder, ActionAskCancelConfirmed, ActionCancelOrder, ActionChangeShippingAddress,
-                 ActionTrackRefund, ActionAskRefundItem, ActionSubmitRefund, ActionInvoice, ActionProductAvailability,
-                 ActionRecommendProducts, ActionHandoffToHuman)
+                 ActionTrackRefund, ActionAskRefundItem, ActionSubmitRefund, ActionInvoice,
+                 ActionProductAvailability, ActionRecommendProducts, ActionHandoffToHuman)
 
 
 @pytest.mark.parametrize("action", STORE_ACTIONS, ids=lambda a: a.__name__)

@@ -82,7 +82,8 @@ def test_track_order_answers_each_status_with_its_own_message(store, tracker, ru
 def test_tracking_values_come_from_the_store(store, tracker, run_action, said) -> None:
     carrier, tracking, expected = store.rows(
         "SELECT carrier, tracking_number, expected_delivery FROM orders WHERE id = 10001")[0]
-    shipped_at = store.value("SELECT at FROM order_status_events WHERE order_id = 10001 AND status = 'shipped'")
+    shipped_at = store.value(
+        "SELECT at FROM order_status_events WHERE order_id = 10001 AND status = 'shipped'")
     assert tracking
     text = said(run_action(ActionTrackOrder(), tracker({"order_id": "10001"}))[0])
     assert "10001" in text and "left our warehouse" in text
@@ -97,12 +98,19 @@ def test_tracking_accepts_the_order_number_as_the_customer_typed_it(store, track
     assert text == render("order_status_delivered", "rest", **facts_from_sql(store, 10002))["text"]
 
 
-@pytest.mark.parametrize("order_id", ["29999", "10000", "abc"])
+@pytest.mark.parametrize("order_id", ["29999", "10000", "#29999"])
 def test_unknown_order_is_not_found_and_the_slot_cleared(store, tracker, run_action, said,
                                                          order_id) -> None:
     messages, events = run_action(ActionTrackOrder(), tracker({"order_id": order_id}))
-    assert said(messages) == (f"I can't find an order {order_id}. Could you check the number in your "
-                              "confirmation email?")
+    assert said(messages) == (f"I can't find an order {order_id.lstrip('#')}. Could you check the number "
+                              "in your confirmation email?")
+    assert events == [SlotSet("order_id", None)]
+
+
+def test_a_slot_that_is_no_order_number_is_named_as_such(store, tracker, run_action, said) -> None:
+    messages, events = run_action(ActionTrackOrder(), tracker({"order_id": "abc"}))
+    assert said(messages) == ("'abc' doesn't look like one of our order numbers: they have five digits, "
+                              "like 10234.")
     assert events == [SlotSet("order_id", None)]
 
 
@@ -255,5 +263,6 @@ def test_an_empty_address_is_refused_by_the_store_too(store, tracker, run_action
     before = store.snapshot()
     messages, _ = run_action(ActionChangeShippingAddress(), tracker(
         {"order_id": "10003", "email": ALEX_EMAIL, "shipping_address": address}))
-    assert said(messages) == "That address looks incomplete. Please give street and number, town and postcode."
+    assert said(messages) == ("That address looks incomplete. "
+                              "Please give street and number, town and postcode.")
     assert store.snapshot() == before

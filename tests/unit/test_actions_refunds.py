@@ -22,13 +22,15 @@ def _when(value: str | datetime) -> datetime:
 def items_of(store, order_id: int) -> list[tuple[str, int, int]]:
     """(name, quantity, unit price) of each line of the order, in order."""
     return store.rows("SELECT p.name, i.quantity, i.unit_price_cents FROM order_items i "
-                      "JOIN products p ON p.id = i.product_id WHERE i.order_id = :oid ORDER BY i.id", oid=order_id)
+                      "JOIN products p ON p.id = i.product_id WHERE i.order_id = :oid ORDER BY i.id",
+                      oid=order_id)
 
 
 def refund_rows(store, order_id: int) -> list[tuple]:
     """(item name or None, amount, status, reason) of the order's refunds, oldest first."""
     return store.rows("SELECT p.name, r.amount_cents, r.status, r.reason FROM refunds r "
-                      "LEFT JOIN order_items i ON i.id = r.order_item_id LEFT JOIN products p ON p.id = i.product_id "
+                      "LEFT JOIN order_items i ON i.id = r.order_item_id "
+                      "LEFT JOIN products p ON p.id = i.product_id "
                       "WHERE r.order_id = :oid ORDER BY r.id", oid=order_id)
 
 
@@ -46,7 +48,8 @@ CLEARED = [SlotSet("refund_item", None), SlotSet("refund_reason", None)]
 def test_track_refund_without_any_says_there_is_none(store, tracker, run_action, said) -> None:
     assert store.refunds(10002) == []
     messages, events = run_action(ActionTrackRefund(), tracker({"order_id": "10002"}))
-    assert said(messages) == "There's no refund request for order 10002 yet. Would you like to start a return?"
+    assert said(messages) == ("There's no refund request for order 10002 yet. "
+                              "Would you like to start a return?")
     assert events == []
 
 
@@ -116,8 +119,9 @@ def test_submit_refund_for_one_item_registers_a_requested_refund(store, tracker,
     messages, events = submit(run_action, tracker, 10002, name, reason="  arrived   damaged ")
     amount = quantity * unit
     assert said(messages) == (
-        f"Your return for {name} from order 10002 is registered (refund of {money(amount)}). You'll get a return "
-        "label by email; the refund is paid within 5 working days after we receive the parcel.")
+        f"Your return for {name} from order 10002 is registered (refund of {money(amount)}). "
+        "You'll get a return label by email; the refund is paid within 5 working days after we receive "
+        "the parcel.")
     assert events == CLEARED
     assert refund_rows(store, 10002) == [(name, amount, "requested", "arrived damaged")]
 
@@ -163,8 +167,8 @@ def test_an_order_not_delivered_cannot_be_refunded(store, tracker, run_action, s
                                                    status) -> None:
     before = store.snapshot()
     messages, events = submit(run_action, tracker, order_id, "all")
-    assert said(messages) == (f"Order {order_id} is {status}, so it can't be returned yet. Returns open once an "
-                              "order has been delivered.")
+    assert said(messages) == (f"Order {order_id} is {status}, so it can't be returned yet. "
+                              "Returns open once an order has been delivered.")
     assert events == CLEARED
     assert store.snapshot() == before
 
