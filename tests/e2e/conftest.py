@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,6 +55,14 @@ class Bot:
         status, replies = self.post(json.dumps({"sender": sender, "message": message, **extra}).encode())
         assert status == 200, (status, replies)
         return replies
+
+    def parse(self, text: str) -> dict:
+        """What the NLU makes of `text` (Rasa's /model/parse)."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.settings.rasa_port}/model/parse",
+                                         data=json.dumps({"text": text}).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return json.loads(answer.read())
 
     def events(self, sender: str) -> list[dict]:
         """Every event the SQLite tracker store holds for `sender`, oldest first."""

