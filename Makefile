@@ -9,7 +9,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
 .DEFAULT_GOAL := help
-.PHONY: help setup seed train run test test-fast lint validate rules lock clean
+.PHONY: help setup seed train run test test-fast bench lint validate rules lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ test: setup train ## run the whole test suite (unit, integration with real servi
 
 test-fast: setup ## unit tests only
 	@$(PY) -m pytest tests/unit
+
+bench: setup ## NLU benchmarks, Tandem vs DIET (BANKING77 from ../shared/datasets, product data): bench/results/
+	@$(PY) bench/nlu.py product
+	@$(PY) bench/nlu.py banking77 --data $(or $(BANKING77),../shared/datasets/banking77)
 
 validate: setup ## rasa data validate, failing on any warning
 	@$(PY) -m rasa data validate --domain domain.yml --data data --fail-on-warnings

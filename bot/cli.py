@@ -1,12 +1,15 @@
-"""The `tandem` command: seed the demo store, train the model, run the assistant."""
+"""The `tandem` command: seed the demo store, train the model, run the assistant, evaluate the NLU."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
 from datetime import date
+from functools import partial
+from pathlib import Path
 
 from bot.settings import Settings
 
@@ -35,6 +38,20 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="seed if empty, train if stale, start action + Rasa servers")
     run.set_defaults(handler=_run)
 
+    nlu = commands.add_parser("nlu", help="NLU tools").add_subparsers(dest="nlu_command", required=True)
+    evaluate = nlu.add_parser("evaluate", help="train on a CSV (or take a model) and score a test CSV")
+    source = evaluate.add_mutually_exclusive_group(required=True)
+    source.add_argument("--train", type=Path, help="training CSV")
+    source.add_argument("--model", type=Path, help="a trained model (.tar.gz) or a folder of them")
+    evaluate.add_argument("--test", type=Path, required=True, help="test CSV")
+    evaluate.add_argument("--text-column", default="text")
+    evaluate.add_argument("--label-column", default="intent")
+    evaluate.add_argument("--pipeline", choices=("tandem", "diet"), default="tandem")
+    evaluate.add_argument("--oos-label", default=None, help="label of out-of-scope examples")
+    evaluate.add_argument("--epochs", type=int, default=None, help="override the classifier's epochs")
+    evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
+    evaluate.set_defaults(handler=_nlu_evaluate)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return args.handler(args, Settings.from_env())
@@ -49,6 +66,22 @@ def _seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     summary = seed_demo(engine, seed=args.seed, today=args.today, customers=args.customers,
                         products=args.products, orders=args.orders, force=args.force)
     print(summary)
+    return 0
+
+
+def _nlu_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.nlu import evaluation
+
+    read = partial(evaluation.read_csv, text_column=args.text_column, label_column=args.label_column)
+    result = evaluation.evaluate(
+        read(args.test), train_examples=read(args.train) if args.train else None,
+        model=evaluation.latest_model(args.model) if args.model else None,
+        pipeline_name=args.pipeline, oos_label=args.oos_label, epochs=args.epochs)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
     return 0
 
 

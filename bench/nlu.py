@@ -1,0 +1,79 @@
+"""NLU benchmarks: Tandem's pipeline against Rasa's DIET, trained and scored in one run.
+
+  python bench/nlu.py banking77 [--data ../shared/datasets/banking77]
+  python bench/nlu.py product            (held-out 20 % of data/nlu)
+Results go to bench/results/<name>.json with both pipelines' metrics and their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sys
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.nlu.evaluation import Example, evaluate, read_csv  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def banking77(data: Path) -> tuple[list[Example], list[Example]]:
+    return (read_csv(data / "train.csv", "text", "category"), read_csv(data / "test.csv", "text", "category"))
+
+
+def product(seed: int = 7, fraction: float = 0.2) -> tuple[list[Example], list[Example]]:
+    """A stratified 80/20 split of the product's own NLU examples."""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    for message in load_data(str(ROOT / "data" / "nlu")).intent_examples:
+        by_intent[message.get("intent")].append(message.get("text"))
+    rng, train, test = random.Random(seed), [], []
+    for intent in sorted(by_intent):
+        texts = sorted(by_intent[intent])
+        rng.shuffle(texts)
+        cut = round(len(texts) * fraction)
+        test += [(t, intent) for t in texts[:cut]]
+        train += [(t, intent) for t in texts[cut:]]
+    return train, test
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=("banking77", "product"))
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "banking77")
+    parser.add_argument("--pipelines", default="tandem,diet")
+    parser.add_argument("--tandem-epochs", type=int, default=4)
+    args = parser.parse_args()
+    train, test = banking77(args.data) if args.dataset == "banking77" else product()
+    runs = {}
+    for name in args.pipelines.split(","):
+        epochs = args.tandem_epochs if name == "tandem" else None
+        runs[name] = evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs)
+        print(name, json.dumps(runs[name]), flush=True)
+    result = {
+        "dataset": args.dataset, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "runs": runs,
+    }
+    if {"tandem", "diet"} <= set(runs):
+        tandem, diet = runs["tandem"], runs["diet"]
+        result["tandem_minus_diet_accuracy_points"] = round(100 * (tandem["accuracy"] - diet["accuracy"]), 2)
+        result["latency_p50_ratio_tandem_to_diet"] = round(tandem["latency_ms_p50"] / diet["latency_ms_p50"], 3)
+        result["train_seconds_ratio_tandem_to_diet"] = round(tandem["train_seconds"] / diet["train_seconds"], 3)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{args.dataset}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The numbers `tandem nlu evaluate` reports, computed from known predictions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.nlu.evaluation import latest_model, metrics, pipeline, read_csv
+
+
+def test_accuracy_macro_f1_and_latency_percentiles() -> None:
+    result = metrics(["a", "a", "b", "b"], ["a", "b", "b", "b"], [1.0, 2.0, 3.0, 100.0], 50.0, None)
+    assert result["accuracy"] == 0.75
+    assert result["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    assert result["latency_ms_p50"] == 2.5 and result["latency_ms_p99"] == 100.0
+    assert result["throughput_per_s"] == 50.0 and "oos_recall" not in result
+
+
+def test_out_of_scope_counts_fallback_as_right() -> None:
+    truth = ["oos", "oos", "oos", "a", "b"]
+    predicted = ["nlu_fallback", "oos", "a", "a", "nlu_fallback"]
+    result = metrics(truth, predicted, [1.0] * 5, 1.0, "oos")
+    assert result["oos_recall"] == pytest.approx(2 / 3)
+    assert result["in_scope_accuracy"] == 0.5
+    assert result["accuracy"] == 0.6
+
+
+def test_csv_columns_are_checked(tmp_path: Path) -> None:
+    data = tmp_path / "d.csv"
+    data.write_text('text,category\n"hello, there",greet\n,empty\nbye,goodbye\n')
+    assert read_csv(data, "text", "category") == [("hello, there", "greet"), ("bye", "goodbye")]
+    with pytest.raises(ValueError, match="no column \\['intent'\\]"):
+        read_csv(data, "text", "intent")
+
+
+def test_model_lookup_and_pipelines(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no trained model"):
+        latest_model(tmp_path)
+    (tmp_path / "a.tar.gz").write_bytes(b"")
+    assert latest_model(tmp_path) == tmp_path / "a.tar.gz"
+    assert any(c["name"] == "DIETClassifier" for c in pipeline("diet"))
+    assert any(c["name"].endswith("TandemTransformerNLU") for c in pipeline("tandem"))
+    assert [c["epochs"] for c in pipeline("tandem", epochs=3) if "epochs" in c] == [3]
+    assert [c["epochs"] for c in pipeline("diet", epochs=5) if "epochs" in c] == [5]
+    assert [c["epochs"] for c in pipeline("diet") if "epochs" in c] == [40]
+    with pytest.raises(ValueError, match="tandem"):
+        pipeline("bert")
