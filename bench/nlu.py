@@ -66,8 +66,8 @@ def main() -> int:
     if {"tandem", "diet"} <= set(runs):
         tandem, diet = runs["tandem"], runs["diet"]
         result["tandem_minus_diet_accuracy_points"] = round(100 * (tandem["accuracy"] - diet["accuracy"]), 2)
-        result["latency_p50_ratio_tandem_to_diet"] = round(tandem["latency_ms_p50"] / diet["latency_ms_p50"], 3)
-        result["train_seconds_ratio_tandem_to_diet"] = round(tandem["train_seconds"] / diet["train_seconds"], 3)
+        for key, name in (("latency_ms_p50", "latency_p50"), ("train_seconds", "train_seconds")):
+            result[f"{name}_ratio_tandem_to_diet"] = round(tandem[key] / diet[key], 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{args.dataset}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -52,6 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.set_defaults(handler=_nlu_evaluate)
 
+    feeling = commands.add_parser("emotion", help="emotion tools").add_subparsers(dest="emotion_command",
+                                                                                 required=True)
+    emotion_eval = feeling.add_parser("evaluate", help="train the emotion head alone and score it")
+    emotion_eval.add_argument("--train", type=Path, required=True)
+    emotion_eval.add_argument("--test", type=Path, required=True)
+    emotion_eval.add_argument("--format", choices=("goemotions-ekman", "csv"), default="csv")
+    emotion_eval.add_argument("--epochs", type=int, default=3)
+    emotion_eval.add_argument("--out", type=Path, default=None)
+    emotion_eval.set_defaults(handler=_emotion_evaluate)
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return args.handler(args, Settings.from_env())
@@ -77,12 +87,26 @@ def _nlu_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         read(args.test), train_examples=read(args.train) if args.train else None,
         model=evaluation.latest_model(args.model) if args.model else None,
         pipeline_name=args.pipeline, oos_label=args.oos_label, epochs=args.epochs)
-    text = json.dumps(result, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    _report(result, args.out)
     return 0
+
+
+def _emotion_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.nlu import emotion_eval
+
+    result = emotion_eval.evaluate(emotion_eval.read(args.train, args.format),
+                                   emotion_eval.read(args.test, args.format), epochs=args.epochs)
+    _report(result, args.out)
+    return 0
+
+
+def _report(result: dict, out: Path | None) -> None:
+    """Print a result as JSON, and write it to `out` when given."""
+    text = json.dumps(result, indent=2)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    print(text)
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:

@@ -100,3 +100,15 @@ def test_a_vague_message_takes_the_two_stage_fallback(bot: Bot) -> None:
     assert user_intents(bot, sender)[0] == "nlu_fallback"
     assert "action_two_stage_fallback" in actions(bot, sender)
     assert "action_track_order" in actions(bot, sender)
+
+
+def test_emotion_and_entities_come_back_from_parse_and_reach_the_tracker(bot: Bot) -> None:
+    parsed = bot.parse("This is the THIRD time order 10001 is late, I am absolutely furious!")
+    assert parsed["emotion"]["label"] == "anger" and parsed["emotion"]["sentiment"] < -0.5
+    assert {(e["entity"], e["value"], e["extractor"]) for e in parsed["entities"]} == {
+        ("order_id", "10001", "TandemTransformerNLU")}
+    bot.say("e2e-emotion", "thank you so much, you've been brilliant!")
+    user = [e for e in bot.events("e2e-emotion") if e["event"] == "user"][-1]
+    assert user["parse_data"]["intent"]["name"] == "thank"
+    feeling = user["parse_data"]["emotion"]
+    assert feeling["label"] == "joy" and feeling["sentiment"] > 0.5
