@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,8 +13,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from bot.store.db import create_schema, make_engine
+from bot.store.seed import seed_demo
 
 DEFAULT_TEST_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+SMALL_TODAY = date(2026, 3, 2)
+SMALL_SIZES = {"customers": 50, "products": 40, "orders": 300}
 
 
 @pytest.fixture
@@ -21,6 +25,15 @@ def engine(tmp_path) -> Iterator[Engine]:
     """An empty store schema in a temporary SQLite file."""
     store = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     create_schema(store)
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(scope="module")
+def small_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A small demo store in SQLite (SMALL_SIZES, anchored on SMALL_TODAY), seeded once per module."""
+    store = make_engine(f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}")
+    seed_demo(store, today=SMALL_TODAY, **SMALL_SIZES)
     yield store
     store.dispose()
 

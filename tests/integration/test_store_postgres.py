@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import datetime
 from time import monotonic, sleep
 
 import pytest
@@ -11,24 +11,19 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.store import queries as q
-from bot.store.db import make_engine, session_scope
+from bot.store.db import session_scope
 from bot.store.models import Base, Refund
 from bot.store.seed import seed_demo
+from tests.conftest import SMALL_SIZES, SMALL_TODAY
 
 pytestmark = pytest.mark.integration
 
-TODAY = date(2026, 3, 2)
+TODAY = SMALL_TODAY
 NOW = datetime(2026, 3, 2, 12, 30)
-SMALL = {"customers": 50, "products": 40, "orders": 300}
+SMALL = SMALL_SIZES
 ALEX = "alex.morgan@example.com"
 
 
-@pytest.fixture(scope="module")
-def sqlite_store(tmp_path_factory):
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('pg') / 'store.db'}")
-    seed_demo(engine, today=TODAY, **SMALL)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -43,9 +38,9 @@ def _rows(engine, table):
         return conn.execute(select(table).order_by(table.c.id)).all()
 
 
-def test_postgres_and_sqlite_hold_identical_rows(pg, sqlite_store):
+def test_postgres_and_sqlite_hold_identical_rows(pg, small_store):
     for table in Base.metadata.sorted_tables:
-        assert _rows(pg, table) == _rows(sqlite_store, table), table.name
+        assert _rows(pg, table) == _rows(small_store, table), table.name
     assert len(_rows(pg, Base.metadata.tables["orders"])) == 300
 
 
@@ -80,9 +75,9 @@ def _every_query(s: Session) -> dict[str, object]:
     }
 
 
-def test_every_query_answers_as_on_sqlite(pg, sqlite_store):
+def test_every_query_answers_as_on_sqlite(pg, small_store):
     answers = []
-    for engine in (pg, sqlite_store):
+    for engine in (pg, small_store):
         with Session(engine, future=True) as s:
             answers.append(_every_query(s))
             s.rollback()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,13 @@ SEED = {"seed": 7, "customers": 60, "products": 50, "orders": 400}
 
 Messages = list[dict[str, Any]]
 Events = list[dict[str, Any]]
+
+
+def sql_time(value: str | datetime | date) -> datetime | date:
+    """A timestamp or date as SQLite returns it (ISO text), parsed."""
+    if isinstance(value, (datetime, date)):
+        return value
+    return datetime.fromisoformat(value) if " " in value or "T" in value else date.fromisoformat(value)
 
 
 class Store:

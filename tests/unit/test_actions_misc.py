@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from types import SimpleNamespace
 
 import pytest
@@ -31,6 +31,7 @@ from actions.products import ActionProductAvailability, ActionRecommendProducts
 from actions.refunds import ActionAskRefundItem, ActionSubmitRefund, ActionTrackRefund
 from bot.formatting import day, items_summary, money
 from bot.store import queries
+from tests.unit.conftest import sql_time
 
 ALEX_EMAIL = "alex.morgan@example.com"
 STORE_UNAVAILABLE = ("I can't reach our order system right now. Please try again in a few minutes, "
@@ -39,19 +40,13 @@ ACTION_FAILED = "Sorry, something went wrong on my side. Please try again, or as
 ASK_REPHRASE = "Sorry, I'm not sure I understood. Could you say that in other words?"
 
 
-def _when(value: str | datetime | date) -> datetime | date:
-    if isinstance(value, (datetime, date)):
-        return value
-    return datetime.fromisoformat(value) if " " in value or "T" in value else date.fromisoformat(value)
-
-
 def invoice_facts(store, order_id: int) -> dict[str, str]:
     (number, issued, amount), = store.rows(
         "SELECT number, issued_at, amount_cents FROM invoices WHERE order_id = :oid", oid=order_id)
     items = [SimpleNamespace(name=n, quantity=q) for n, q in store.rows(
         "SELECT p.name, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id "
         "WHERE i.order_id = :oid ORDER BY i.id", oid=order_id)]
-    return {"number": number, "issued_on": day(_when(issued)), "amount": money(amount),
+    return {"number": number, "issued_on": day(sql_time(issued)), "amount": money(amount),
             "items": items_summary(items)}
 
 
@@ -122,7 +117,7 @@ def test_a_product_out_of_stock_gives_its_restock_date(store, tracker, run_actio
     name, restock = store.rows("SELECT name, restock_date FROM products "
                                "WHERE stock = 0 AND restock_date IS NOT NULL ORDER BY id")[0]
     messages, events = run_action(ActionProductAvailability(), tracker({"product": name}))
-    back = day(_when(restock))
+    back = day(sql_time(restock))
     assert said(messages) == f"{name} is out of stock at the moment; we expect it back on {back}."
     assert events == [SlotSet("product", None)]
 

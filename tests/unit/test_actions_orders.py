@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -17,16 +16,10 @@ from actions.orders import (
 from bot.formatting import day, items_summary, money
 from bot.messages import render
 from bot.store.catalog import ORDER_STATUSES
+from tests.unit.conftest import sql_time
 
 ALEX_EMAIL = "alex.morgan@example.com"
 NEW_ADDRESS = "7 Harbour View, Lakeside, 40213"
-
-
-def _when(value: str | datetime | date) -> datetime | date:
-    """A timestamp or date as SQLite returns it (ISO text), parsed."""
-    if isinstance(value, (datetime, date)):
-        return value
-    return datetime.fromisoformat(value) if " " in value or "T" in value else date.fromisoformat(value)
 
 
 def facts_from_sql(store, order_id: int) -> dict[str, str]:
@@ -40,8 +33,8 @@ def facts_from_sql(store, order_id: int) -> dict[str, str]:
         "SELECT p.name, i.quantity FROM order_items i JOIN products p ON p.id = i.product_id "
         "WHERE i.order_id = :oid ORDER BY i.id", oid=order_id)]
     return {
-        "order_id": str(order_id), "status": status.replace("_", " "), "created_on": day(_when(created)),
-        "status_since": day(_when(since or created)), "expected_delivery": day(_when(expected)),
+        "order_id": str(order_id), "status": status.replace("_", " "), "created_on": day(sql_time(created)),
+        "status_since": day(sql_time(since or created)), "expected_delivery": day(sql_time(expected)),
         "carrier": carrier, "tracking_number": tracking or "not assigned yet", "items": items_summary(items),
         "amount": money(total),
     }
@@ -88,8 +81,8 @@ def test_tracking_values_come_from_the_store(store, tracker, run_action, said) -
     text = said(run_action(ActionTrackOrder(), tracker({"order_id": "10001"}))[0])
     assert "10001" in text and "left our warehouse" in text
     assert carrier in text and tracking in text
-    assert f"Expected delivery: {day(_when(expected))}" in text
-    assert f"on {day(_when(shipped_at))}" in text
+    assert f"Expected delivery: {day(sql_time(expected))}" in text
+    assert f"on {day(sql_time(shipped_at))}" in text
 
 
 def test_tracking_accepts_the_order_number_as_the_customer_typed_it(store, tracker, run_action,
@@ -120,7 +113,7 @@ def test_voice_tracking_leaves_out_the_tracking_number(store, tracker, run_actio
     messages, _ = run_action(ActionTrackOrder(), tracker({"order_id": "10001"}, channel="voice"))
     text = said(messages)
     assert tracking not in text and "tracking number" not in text
-    assert carrier in text and day(_when(expected)) in text
+    assert carrier in text and day(sql_time(expected)) in text
     assert not messages[0]["buttons"]
 
 

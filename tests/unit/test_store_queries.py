@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.store import queries as q
-from bot.store.db import make_engine
 from bot.store.models import (
     Base,
     Customer,
@@ -22,24 +21,17 @@ from bot.store.models import (
     Product,
     Refund,
 )
-from bot.store.seed import seed_demo
+from tests.conftest import SMALL_SIZES, SMALL_TODAY
 
-TODAY = date(2026, 3, 2)
+TODAY = SMALL_TODAY
 NOW = datetime(2026, 3, 2, 12, 30)
-SMALL = {"customers": 50, "products": 40, "orders": 300}
+SMALL = SMALL_SIZES
 ALEX = "alex.morgan@example.com"
 BAD_ORDER_IDS = ("10001; DROP TABLE orders", "10001 OR 1=1", -10001, 0, 2**64, "99999999999", 10001.0, "1e4",
                  None, True, "", "abc", "١٠٠٠١")
 INJECTIONS = ("'; DROP TABLE orders; --", "' OR '1'='1", "%", "_", '" OR 1=1 --', "1; DELETE FROM customers")
 
 
-@pytest.fixture(scope="module")
-def small_store(tmp_path_factory):
-    """A small demo store, seeded once for the module."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('store') / 'store.db'}")
-    seed_demo(engine, today=TODAY, **SMALL)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
