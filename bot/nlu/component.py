@@ -152,9 +152,6 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
                 self._predict(batch)
         return messages
 
-    def persist(self) -> None:
-        """Training already wrote the model (`_save`); nothing is left to write."""
-
     @classmethod
     def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> TandemTransformerNLU:

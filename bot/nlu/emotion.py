@@ -16,6 +16,8 @@ VALENCE: dict[str, float] = {
 
 def read_examples(path: Path) -> list[tuple[str, str]]:
     """(text, emotion) rows of a CSV with columns `text,emotion`; unknown labels are an error."""
+    if not path.is_file():
+        raise ValueError(f"emotion data file {path} not found (component setting `emotion_data`)")
     with path.open(newline="", encoding="utf-8") as handle:
         rows = [(row["text"].strip(), row["emotion"].strip()) for row in csv.DictReader(handle)]
     unknown = sorted({label for _, label in rows} - set(EMOTIONS))

@@ -164,11 +164,13 @@ def test_emotion_data_changes_the_fingerprint(tmp_path: Path) -> None:
     assert TandemTransformerNLU.fingerprint_addon({"emotion_data": [str(data)]}) != first
 
 
-def test_emotion_examples_refuse_unknown_labels(tmp_path: Path) -> None:
+def test_emotion_examples_refuse_unknown_labels_and_missing_files(tmp_path: Path) -> None:
     data = tmp_path / "e.csv"
     data.write_text("text,emotion\nugh,grumpy\n")
     with pytest.raises(ValueError, match="unknown emotion labels"):
         emotion.read_examples(data)
+    with pytest.raises(ValueError, match="not found"):
+        emotion.read_examples(tmp_path / "missing.csv")
 
 
 def test_sentiment_follows_the_emotion_distribution() -> None:
