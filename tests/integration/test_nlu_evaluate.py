@@ -16,7 +16,7 @@ from bot.training import train_if_stale
 
 INTENTS = ("track_order", "cancel_order", "greet", "thank")
 KEYS = {"accuracy", "macro_f1", "n_train", "n_test", "train_seconds", "latency_ms_p50", "latency_ms_p99",
-        "throughput_per_s", "device"}
+        "throughput_per_s", "device", "fallback_rate"}
 
 
 @pytest.fixture(scope="module")

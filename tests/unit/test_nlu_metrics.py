@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nlu.evaluation import latest_model, metrics, pipeline, read_csv
+from bot.nlu.evaluation import latest_model, metrics, pipeline, predicted_label, read_csv
 
 
 def test_accuracy_macro_f1_and_latency_percentiles() -> None:
@@ -17,9 +17,20 @@ def test_accuracy_macro_f1_and_latency_percentiles() -> None:
     assert result["throughput_per_s"] == 50.0 and "oos_recall" not in result
 
 
-def test_out_of_scope_counts_fallback_as_right() -> None:
+def parsed(intent: str, *ranking: str) -> dict:
+    return {"intent": {"name": intent}, "intent_ranking": [{"name": n} for n in (intent, *ranking)]}
+
+
+def test_a_fallback_predicts_the_oos_label_or_else_the_best_real_intent() -> None:
+    assert predicted_label(parsed("nlu_fallback", "a", "b"), "oos") == "oos"
+    assert predicted_label(parsed("nlu_fallback", "a", "b"), None) == "a"
+    assert predicted_label(parsed("b", "a"), "oos") == "b"
+    assert predicted_label({"intent": {"name": None}}, None) == "nlu_fallback"
+
+
+def test_out_of_scope_scores() -> None:
     truth = ["oos", "oos", "oos", "a", "b"]
-    predicted = ["nlu_fallback", "oos", "a", "a", "nlu_fallback"]
+    predicted = ["oos", "oos", "a", "a", "oos"]
     result = metrics(truth, predicted, [1.0] * 5, 1.0, "oos")
     assert result["oos_recall"] == pytest.approx(2 / 3)
     assert result["in_scope_accuracy"] == 0.5
