@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from actions.common import EventList, StoreAction, last_intent, say
-from actions.orders import known_order
+from actions.common import EventList, last_intent, say
+from actions.orders import OrderLookupAction
 from bot.formatting import day, items_summary, money
 from bot.store import queries
 
 
-class ActionInvoice(StoreAction):
+class ActionInvoice(OrderLookupAction):
     def name(self) -> str:
         return "action_invoice"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
-        order = known_order(dispatcher, tracker, session)
-        if order is None:
-            return [SlotSet("order_id", None)]
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session,
+               order: queries.OrderView) -> EventList:
         order_id = order.id
         invoice = queries.get_invoice(session, order_id)
         if invoice is None:

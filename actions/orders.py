@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import datetime
 
 from rasa_sdk import Tracker
@@ -43,14 +44,27 @@ def known_order(dispatcher: CollectingDispatcher, tracker: Tracker,
     return order
 
 
-class ActionTrackOrder(StoreAction):
-    def name(self) -> str:
-        return "action_track_order"
+class OrderLookupAction(StoreAction, ABC):
+    """An action about the order in the `order_id` slot; an unknown order is answered here, once."""
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
         order = known_order(dispatcher, tracker, session)
         if order is None:
             return [SlotSet("order_id", None)]
+        return self.answer(dispatcher, tracker, session, order)
+
+    @abstractmethod
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session,
+               order: queries.OrderView) -> EventList:
+        """Tell the customer about `order`, which exists."""
+
+
+class ActionTrackOrder(OrderLookupAction):
+    def name(self) -> str:
+        return "action_track_order"
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session,
+               order: queries.OrderView) -> EventList:
         say(dispatcher, tracker, f"order_status_{order.status}", **order_facts(order))
         return []
 

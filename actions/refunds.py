@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
 from actions.common import EventList, StoreAction, say
-from actions.orders import known_order, order_facts
+from actions.orders import OrderLookupAction, order_facts
 from bot.formatting import day, money
 from bot.parsing import parse_email, parse_order_id
 from bot.store import queries
@@ -37,14 +37,12 @@ def describe_refund(refund: queries.RefundView) -> str:
     return f"{money(refund.amount_cents)} for {what}: {state}"
 
 
-class ActionTrackRefund(StoreAction):
+class ActionTrackRefund(OrderLookupAction):
     def name(self) -> str:
         return "action_track_refund"
 
-    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
-        order = known_order(dispatcher, tracker, session)
-        if order is None:
-            return [SlotSet("order_id", None)]
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session,
+               order: queries.OrderView) -> EventList:
         order_id = order.id
         refunds = queries.get_refunds(session, order_id)
         if not refunds:
