@@ -32,9 +32,13 @@ test: setup train ## run the whole test suite (unit, integration with real servi
 test-fast: setup ## unit tests only
 	@$(PY) -m pytest tests/unit
 
-bench: setup ## NLU benchmarks, Tandem vs DIET (BANKING77 from ../shared/datasets, product data): bench/results/
+bench: setup ## NLU benchmarks (product intents, BANKING77 vs DIET, GoEmotions emotion): bench/results/
 	@$(PY) bench/nlu.py product
 	@$(PY) bench/nlu.py banking77 --data $(or $(BANKING77),../shared/datasets/banking77)
+	@$(PY) -m bot.cli emotion evaluate --format goemotions-ekman --epochs 2 \
+		--train $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/train.tsv \
+		--test $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/test.tsv \
+		--out bench/results/goemotions_ekman.json
 
 validate: setup ## rasa data validate, failing on any warning
 	@$(PY) -m rasa data validate --domain domain.yml --data data --fail-on-warnings
