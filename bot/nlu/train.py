@@ -30,6 +30,7 @@ class TrainSettings:
     warmup_fraction: float = 0.1
     patience: int = 2  # epochs without a better held-out loss before stopping
     seed: int = 7
+    label_smoothing: float = 0.0  # of the intent loss
 
 
 @dataclass
@@ -70,7 +71,8 @@ def train(model: MultiTaskModel, train_items: Sequence[Encoded], validation_item
             batch = _to(collate([train_items[i] for i in batch_ids], pad_id), device)
             with autocast(device):
                 outputs = model(batch["input_ids"], batch["attention_mask"])
-            loss = multitask_loss(outputs, batch["intents"], batch["tags"], batch["emotions"])
+            loss = multitask_loss(outputs, batch["intents"], batch["tags"], batch["emotions"],
+                                  settings.label_smoothing)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -17,7 +18,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import emotion
 from bot.nlu.component import TandemTransformerNLU
-from bot.nlu.encoder import pick_device
+from bot.nlu.encoder import cpu_precision, pick_device
 from bot.settings import PROJECT_ROOT
 
 INTENTS = ("track_order", "cancel_order", "greet", "thank", "get_refund")
@@ -84,17 +85,19 @@ def test_a_trained_model_sets_intent_ranking_entities_and_emotion(trained) -> No
     assert "emotion" in message.as_dict(only_output_properties=True)
 
 
-@pytest.mark.parametrize("quantize", [False, True])
-def test_batched_and_single_predictions_agree(trained, emotion_csv: Path, quantize: bool) -> None:
-    """A message's prediction does not depend on the messages processed with it."""
+@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-4), ("bf16", 5e-3), ("int8", 1e-4)])
+def test_batched_and_single_predictions_agree(trained, emotion_csv: Path, precision: str,
+                                              tolerance: float) -> None:
+    """A message's prediction does not depend on the messages processed with it (bf16: up to rounding)."""
     _, storage, resource = trained
-    component = TandemTransformerNLU.load(config(emotion_csv, quantize=quantize), storage, resource, CONTEXT)
+    component = TandemTransformerNLU.load(config(emotion_csv, precision=precision), storage, resource,
+                                          CONTEXT)
     texts = ["hi", "I want to cancel order 10003 because it is far too late", "thanks a lot!"]
     together = parse(component, *texts)
     alone = [parse(component, t)[0] for t in texts]
     for a, b in zip(together, alone, strict=True):
         assert a.get("intent")["name"] == b.get("intent")["name"]
-        assert a.get("intent")["confidence"] == pytest.approx(b.get("intent")["confidence"], abs=1e-4)
+        assert a.get("intent")["confidence"] == pytest.approx(b.get("intent")["confidence"], abs=tolerance)
         assert a.get("emotion")["label"] == b.get("emotion")["label"]
 
 
@@ -142,9 +145,17 @@ def test_a_single_intent_is_refused(tmp_path: Path, emotion_csv: Path) -> None:
         component.train(TrainingData(training_examples=only))
 
 
-def test_device_choice(caplog: pytest.LogCaptureFixture) -> None:
-    import torch
+@pytest.mark.parametrize(("bf16_cpu", "expected"), [(True, "bf16"), (False, "int8")])
+def test_auto_precision_takes_bf16_only_where_the_cpu_computes_it(monkeypatch, bf16_cpu, expected) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16_cpu)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: bf16_cpu)
+    assert cpu_precision("auto") == expected
+    assert cpu_precision("fp32") == "fp32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        cpu_precision("fp8")
 
+
+def test_device_choice(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bot.nlu.encoder"):
         assert pick_device("cpu").type == "cpu"
     assert "runs on" in caplog.text
