@@ -32,13 +32,15 @@ test: setup train ## run the whole test suite (unit, integration with real servi
 test-fast: setup ## unit tests only
 	@$(PY) -m pytest tests/unit
 
-bench: setup ## NLU benchmarks (product intents, BANKING77 vs DIET, GoEmotions emotion): bench/results/
+bench: setup ## NLU (product, BANKING77 vs DIET, GoEmotions), recommender, analytics ETL: bench/results/
 	@$(PY) bench/nlu.py product
 	@$(PY) bench/nlu.py banking77 --data $(or $(BANKING77),../shared/datasets/banking77)
 	@$(PY) -m bot.cli emotion evaluate --format goemotions-ekman --epochs 2 \
 		--train $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/train.tsv \
 		--test $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/test.tsv \
 		--out bench/results/goemotions_ekman.json
+	@$(PY) bench/recommend.py $(or $(ONLINE_RETAIL),../shared/datasets/online-retail)
+	@$(PY) bench/analytics.py
 
 validate: setup ## rasa data validate, failing on any warning
 	@$(PY) -m rasa data validate --domain domain.yml --data data --fail-on-warnings

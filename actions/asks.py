@@ -12,19 +12,25 @@ from actions.common import EventList, say
 
 
 class AskForSlot(Action, ABC):
-    """Asks for `slot` with the message `ask_<slot>`."""
+    """Asks for `slot` with message `ask_<slot>`; with `form` set, only in that form (`ask_<form>_<slot>`)."""
+
+    form: str | None = None
 
     @property
     @abstractmethod
     def slot(self) -> str:
         """The slot this action asks for."""
 
+    @property
+    def question(self) -> str:
+        return f"ask_{self.form}_{self.slot}" if self.form else f"ask_{self.slot}"
+
     def name(self) -> str:
-        return f"action_ask_{self.slot}"
+        return f"action_{self.question}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> EventList:
-        say(dispatcher, tracker, f"ask_{self.slot}")
+        say(dispatcher, tracker, self.question)
         return []
 
 
@@ -42,3 +48,15 @@ class AskForRefundReason(AskForSlot):
 
 class AskForShippingAddress(AskForSlot):
     slot = "shipping_address"
+
+
+class AskForFollowUp(AskForSlot):
+    slot = "follow_up"
+
+
+class AskForFollowUpEmail(AskForSlot):
+    form, slot = "follow_up_form", "email"
+
+
+class AskForFollowUpPhone(AskForSlot):
+    form, slot = "follow_up_form", "phone"

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.escalation import ESCALATION_SLOT, acknowledgement, bot_spoke_this_turn
 from bot.messages import render
 from bot.store.db import make_engine, session_scope
 
@@ -40,6 +41,8 @@ def store_session() -> Iterator[Session]:
 class StoreAction(Action, ABC):
     """An action that reads or writes the retail store and tells the customer when the store is down."""
 
+    unavailable_message = "store_unavailable"  # what the customer hears when the store cannot be reached
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> EventList:
         try:
@@ -48,7 +51,7 @@ class StoreAction(Action, ABC):
         except SQLAlchemyError:
             logger.exception("%s: retail store failed for conversation %s", self.name(),
                              tracker.sender_id)
-            say(dispatcher, tracker, "store_unavailable")
+            say(dispatcher, tracker, self.unavailable_message)
         except Exception:
             logger.exception("%s failed for conversation %s", self.name(), tracker.sender_id)
             say(dispatcher, tracker, "action_failed")
@@ -72,8 +75,17 @@ def last_intent(tracker: Tracker, among: tuple[str, ...]) -> str | None:
 
 def say(dispatcher: CollectingDispatcher, tracker: Tracker, message_name: str, /,
         buttons: list[dict[str, str]] | None = None, **values: Any) -> None:
-    """Send message `message_name` from bot/messages.yml in the variant for the customer's channel."""
-    message = render(message_name, tracker.get_latest_input_channel(), **values)
-    if buttons and tracker.get_latest_input_channel() != VOICE_CHANNEL:
+    """Send message `message_name` from bot/messages.yml in the variant for the customer's channel.
+
+    The turn's first message opens with an acknowledgement when the escalation policy de-escalated it.
+    """
+    channel = tracker.get_latest_input_channel()
+    message = render(message_name, channel, **values)
+    spoke = bool(dispatcher.messages) or bot_spoke_this_turn([e.get("event") for e in tracker.events])
+    opening = acknowledgement(tracker.get_slot(ESCALATION_SLOT), spoke)
+    if opening:
+        message["text"] = f"{render(opening, channel)['text']} {message['text']}"
+    if buttons and channel != VOICE_CHANNEL:
         message["buttons"] = buttons
     dispatcher.utter_message(**message)
+

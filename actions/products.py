@@ -1,6 +1,10 @@
-"""Product questions: availability of a named product, and popular products as suggestions."""
+"""Product questions: availability of a named product, suggestions, and what the customer made of them."""
 
 from __future__ import annotations
+
+import json
+from abc import ABC
+from datetime import datetime
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -9,8 +13,15 @@ from sqlalchemy.orm import Session
 
 from actions.common import EventList, StoreAction, say
 from bot.formatting import day, money
+from bot.recommend import advisor
+from bot.recommend.train import current
+from bot.settings import Settings
 from bot.store import queries
+from bot.store import recommendations as suggestions_store
 from bot.store.catalog import CATEGORIES
+
+RECOMMEND_ACTION = "action_recommend_products"
+SUGGESTIONS = 3
 
 
 class ActionProductAvailability(StoreAction):
@@ -37,20 +48,95 @@ class ActionProductAvailability(StoreAction):
         return [SlotSet("product", None)]
 
 
+def suggestion_buttons(names: list[str]) -> list[dict[str, str]]:
+    """One button per product to take it, and one to turn them all down."""
+    take = [{"title": name, "payload": f"/accept_recommendation{json.dumps({'product': name})}"}
+            for name in names]
+    return take + [{"title": "None of these", "payload": "/decline_recommendation"}]
+
+
+def either(names: list[str]) -> str:
+    """'A', 'A or B', 'A, B or C'."""
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def last_suggestions(tracker: Tracker) -> str:
+    """What the bot said when it last made suggestions in this conversation ('' if it never did)."""
+    said: list[str] = []
+    listening = False  # to the messages of the latest suggestion action
+    for event in tracker.events:
+        if event.get("event") == "action":
+            listening = event.get("name") == RECOMMEND_ACTION
+            said = [] if listening else said
+        elif event.get("event") == "bot" and listening:
+            said.append(event.get("text") or "")
+    return " ".join(said)
+
+
 class ActionRecommendProducts(StoreAction):
-    """Suggests the best sellers of a category; the personalised recommender replaces this ranking."""
+    """Suggests products for the identified customer, or around the product or category named."""
 
     def name(self) -> str:
-        return "action_recommend_products"
+        return RECOMMEND_ACTION
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
         category = str(tracker.get_slot("product_category") or "").strip().lower()
         category = category if category in CATEGORIES else None
-        products = queries.top_products(session, category=category, limit=3)
+        product = tracker.get_slot("product")
+        product = product.strip() if isinstance(product, str) and product.strip() else None
+        suggestions = advisor.suggest(
+            session, current(Settings.from_env().models_dir), sender_id=tracker.sender_id,
+            customer=suggestions_store.customer_id(tracker.get_slot("customer_id")), category=category,
+            product=product, limit=SUGGESTIONS)
         scope = f" in {category}" if category else ""
-        if not products:
+        buttons = suggestion_buttons([s.name for s in suggestions])
+        if not suggestions:
             say(dispatcher, tracker, "no_recommendations", scope=scope)
+        elif all(s.reason.kind == "popular_in" for s in suggestions):
+            listed = "; ".join(f"{s.name} ({money(s.price_cents)})" for s in suggestions)
+            say(dispatcher, tracker, "recommendations", buttons=buttons, scope=scope, products=listed)
         else:
-            listed = "; ".join(f"{p.name} ({money(p.price_cents)})" for p in products)
-            say(dispatcher, tracker, "recommendations", scope=scope, products=listed)
-        return [SlotSet("product_category", None)]
+            listed = "; ".join(f"{s.name} ({money(s.price_cents)}), {s.reason.text()}" for s in suggestions)
+            say(dispatcher, tracker, "recommendations_for_you", buttons=buttons, scope=scope, products=listed)
+        return [SlotSet("product_category", None)] + ([SlotSet("product", None)] if product else [])
+
+
+class _SuggestionFeedback(StoreAction, ABC):
+    """Records what the customer thought of the products last suggested: the one they name, else all."""
+
+    accepted: bool
+
+    def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
+        shown = suggestions_store.products_named_in(session, last_suggestions(tracker))
+        picked = advisor.chosen(shown, tracker.get_slot("product"))
+        if not shown:
+            say(dispatcher, tracker, "no_suggestions_yet")
+            return [SlotSet("product", None)]
+        if not picked or (self.accepted and len(picked) > 1):
+            names = [p.name for p in shown]
+            say(dispatcher, tracker, "which_recommendation", buttons=suggestion_buttons(names))
+            return [SlotSet("product", None)]
+        customer = suggestions_store.customer_id(tracker.get_slot("customer_id"))
+        suggestions_store.record_feedback(session, sender_id=tracker.sender_id, customer=customer,
+                                          product_ids=[p.id for p in picked], accepted=self.accepted,
+                                          now=datetime.utcnow())
+        if self.accepted:
+            say(dispatcher, tracker, "recommendation_accepted", name=picked[0].name,
+                price=money(picked[0].price_cents), sku=picked[0].sku)
+        else:
+            say(dispatcher, tracker, "recommendation_declined", products=either([p.name for p in picked]))
+        return [SlotSet("product", None)]
+
+
+class ActionAcceptRecommendation(_SuggestionFeedback):
+    accepted = True
+
+    def name(self) -> str:
+        return "action_accept_recommendation"
+
+
+class ActionDeclineRecommendation(_SuggestionFeedback):
+    accepted = False
+
+    def name(self) -> str:
+        return "action_decline_recommendation"

@@ -7,7 +7,7 @@ import json
 import logging
 import signal
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="seed if empty, train if stale, start action + Rasa servers")
     run.set_defaults(handler=_run)
 
+    recommend = commands.add_parser("recommend", help="recommender tools").add_subparsers(
+        dest="recommend_command", required=True)
+    recommend_train = recommend.add_parser("train", help="train the recommender if the store's orders or "
+                                           "its settings changed since the saved model")
+    recommend_train.add_argument("--force", action="store_true", help="train even if the model is current")
+    recommend_train.set_defaults(handler=_recommend_train)
+
     nlu = commands.add_parser("nlu", help="NLU tools").add_subparsers(dest="nlu_command", required=True)
     evaluate = nlu.add_parser("evaluate", help="train on a CSV (or take a model) and score a test CSV")
     source = evaluate.add_mutually_exclusive_group(required=True)
@@ -61,6 +68,39 @@ def main(argv: list[str] | None = None) -> int:
     emotion_eval.add_argument("--epochs", type=int, default=3)
     emotion_eval.add_argument("--out", type=Path, default=None)
     emotion_eval.set_defaults(handler=_emotion_evaluate)
+
+    identity = commands.add_parser("identity", help="customer identity tools").add_subparsers(
+        dest="identity_command", required=True)
+    token = identity.add_parser("token", help="sign a web chat login token for EMAIL (TANDEM_WEBCHAT_SECRET)")
+    token.add_argument("email")
+    token.add_argument("--hours", type=float, default=24.0, help="how long the token is valid")
+    token.set_defaults(handler=_identity_token)
+
+    analytics = commands.add_parser("analytics", help="process analytics over the tracker store")
+    analytics = analytics.add_subparsers(dest="analytics_command", required=True)
+    etl = analytics.add_parser("etl", help="load new tracker events into the analytics tables")
+    etl.add_argument("--full", action="store_true", help="rebuild the analytics tables from every event")
+    etl.add_argument("--now", type=datetime.fromisoformat, default=None,
+                     help="UTC time that decides which conversations are still open (default: now)")
+    etl.set_defaults(handler=_analytics_etl)
+    report = analytics.add_parser("report", help="metrics and process mining over a time range")
+    report.add_argument("--since", type=date.fromisoformat, default=None, help="first day (UTC), included")
+    report.add_argument("--until", type=date.fromisoformat, default=None, help="last day (UTC), included")
+    report.add_argument("--channel", default=None, help="one input channel, e.g. rest or socketio")
+    report.add_argument("--format", choices=("json", "markdown", "html"), default="markdown")
+    report.add_argument("--out", type=Path, default=None, help="write the report here instead of printing it")
+    report.set_defaults(handler=_analytics_report)
+
+    simulate = commands.add_parser("simulate", help="drive the running Rasa server with scripted journeys")
+    simulate.add_argument("--conversations", type=int, default=200)
+    simulate.add_argument("--url", default=None, help="the Rasa server (default: the configured address)")
+    simulate.add_argument("--seed", type=int, default=7)
+    simulate.add_argument("--workers", type=int, default=4, help="conversations in parallel")
+    simulate.add_argument("--out", type=Path, default=None, help="write the ground truth as JSON here")
+    simulate.set_defaults(handler=_simulate)
+
+    console = commands.add_parser("console", help="serve the web console (analytics dashboard at /analytics)")
+    console.set_defaults(handler=_console)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -100,6 +140,21 @@ def _emotion_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _identity_token(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.store.identities import issue_login_token
+
+    if not settings.webchat_secret:
+        print("tandem: set TANDEM_WEBCHAT_SECRET to sign web chat login tokens", file=sys.stderr)
+        return 2
+    try:
+        print(issue_login_token(args.email, settings.webchat_secret, now=datetime.utcnow(),
+                                ttl=timedelta(hours=args.hours)))
+    except ValueError as error:
+        print(f"tandem: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _report(result: dict, out: Path | None) -> None:
     """Print a result as JSON, and write it to `out` when given."""
     text = json.dumps(result, indent=2)
@@ -109,6 +164,56 @@ def _report(result: dict, out: Path | None) -> None:
     print(text)
 
 
+def _analytics_etl(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.analytics import etl
+    from bot.store.db import make_engine
+    from bot.tracker_events import tracker_engine
+
+    result = etl.run(tracker_engine(settings.tracker_store), make_engine(settings.db_url), now=args.now,
+                     full=args.full)
+    print(json.dumps({**vars(result), "events_per_second": round(result.events_per_second)}))
+    return 0
+
+
+def _analytics_report(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from bot.analytics import report
+    from bot.analytics.scope import Scope
+    from bot.store.db import make_engine
+
+    try:
+        built = report.build(make_engine(settings.db_url), Scope(args.since, args.until, args.channel))
+    except (OperationalError, ProgrammingError):
+        print("No analytics tables yet: run `tandem analytics etl` first.", file=sys.stderr)
+        return 1
+    text = report.render(built, args.format)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.analytics import simulate
+    from bot.store.db import make_engine
+
+    rasa = simulate.Rasa(args.url or f"http://{settings.host}:{settings.rasa_port}")
+    plan = simulate.simulate(rasa, args.conversations, store=make_engine(settings.db_url), seed=args.seed,
+                             workers=args.workers)
+    _report(simulate.ground_truth(plan), args.out)
+    return 0
+
+
+def _console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console.app import serve
+
+    serve(settings)
+    return 0
+
+
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from bot.training import train_if_stale
 
@@ -116,8 +221,23 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _recommend_train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.recommend.train import train_if_stale
+    from bot.store.db import create_schema, make_engine
+
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    try:
+        print(train_if_stale(engine, settings.models_dir, force=args.force))
+    except ValueError as error:
+        print(f"tandem: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.launcher import Servers
+    from bot.recommend.train import train_if_stale as train_recommender_if_stale
     from bot.store.db import create_schema, make_engine
     from bot.store.seed import seed_demo
     from bot.training import train_if_stale
@@ -125,6 +245,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.db_url)
     create_schema(engine)
     logger.info("Retail store: %s", seed_demo(engine))
+    train_recommender_if_stale(engine, settings.models_dir)
     servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -30,16 +30,33 @@ class Servers:
     settings: Settings
     model: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    log_dir: Path | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
 
     def start(self, log_dir: Path | None = None) -> None:
         """Start the action server, then Rasa; return once both answer HTTP or raise if one fails."""
-        env = {**os.environ, **self.settings.server_env()}
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
-        self._spawn("actions", self._action_command(), env, log_dir)
-        self._wait_ready("actions", f"http://127.0.0.1:{self.settings.action_port}/health")
-        self._spawn("rasa", self._rasa_command(), env, log_dir)
-        self._wait_ready("rasa", f"http://127.0.0.1:{self.settings.rasa_port}/")
+        self.log_dir = log_dir
+        for name in ("actions", "rasa"):
+            self._start(name)
+
+    def halt(self, name: str) -> None:
+        """Stop one server ('actions' or 'rasa'), as an outage would; `restart` brings it back."""
+        proc = self.processes[name]
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=STOP_TIMEOUT_S)
+
+    def restart(self, name: str) -> None:
+        """Start a halted server again and wait until it answers."""
+        self._start(name)
+
+    def _start(self, name: str) -> None:
+        command, ready_url = {
+            "actions": (self._action_command(), f"http://127.0.0.1:{self.settings.action_port}/health"),
+            "rasa": (self._rasa_command(), f"http://127.0.0.1:{self.settings.rasa_port}/"),
+        }[name]
+        self._spawn(name, command, {**os.environ, **self.settings.server_env()}, self.log_dir)
+        self._wait_ready(name, ready_url)
 
     def stop(self) -> None:
         """Send SIGTERM to every child and wait; kill the ones that do not exit in time."""
@@ -75,7 +92,8 @@ class Servers:
         s = self.settings
         command = [
             sys.executable, "-m", "rasa", "run", "--model", str(self.model),
-            "--endpoints", str(s.root / "endpoints.yml"), "--credentials", str(s.root / "credentials.yml"),
+            "--endpoints", str(s.endpoints or s.root / "endpoints.yml"),
+            "--credentials", str(s.root / "credentials.yml"),
             "--interface", s.host, "--port", str(s.rasa_port), "--enable-api", "--cors", "*",
         ]
         if s.auth_token:
@@ -87,7 +105,8 @@ class Servers:
         output = None
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
-            output = open(log_dir / f"{name}.log", "wb")  # closed in stop()
+            mode = "ab" if name in self.processes else "wb"  # a restarted server continues its log
+            output = open(log_dir / f"{name}.log", mode)  # closed in stop()
             self._logs.append(output)
         self.processes[name] = subprocess.Popen(
             command, cwd=self.settings.root, env=env, stdout=output,

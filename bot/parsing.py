@@ -1,4 +1,4 @@
-"""Read the values customers type: order numbers, email addresses and postal addresses."""
+"""Read the values customers type: order numbers, email addresses, phone numbers and postal addresses."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import unicodedata
 
 ORDER_ID_PATTERN = re.compile(r"(?<!\d)([1-9]\d{4})(?!\d)")
 EMAIL_PATTERN = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+PHONE_PATTERN = re.compile(r"(?<![\w+])(\+|00)?(\d[\d ()./-]{5,20}\d)(?!\w)")
+PHONE_DIGITS = (7, 15)  # E.164 allows at most 15 digits
 MAX_ADDRESS_LENGTH = 200
 
 
@@ -24,6 +26,20 @@ def parse_email(text: object) -> str | None:
         return None
     found = EMAIL_PATTERN.findall(text)
     return found[0].lower() if len(found) == 1 else None
+
+
+def parse_phone(text: object) -> str | None:
+    """The single phone number in the text: '+' and its digits when international, else the digits."""
+    if not isinstance(text, str):
+        return None
+    found = PHONE_PATTERN.findall(text)
+    if len(found) != 1:
+        return None
+    prefix, number = found[0]
+    digits = "".join(ch for ch in number if ch.isdigit())
+    if not PHONE_DIGITS[0] <= len(digits) <= PHONE_DIGITS[1]:
+        return None
+    return f"+{digits}" if prefix else digits
 
 
 def clean_address(text: object) -> str | None:

@@ -24,6 +24,11 @@ class Settings:
     action_port: int
     action_url: str
     auth_token: str | None
+    webchat_secret: str | None = None  # signs web chat login tokens (bot/store/identities.py); None: off
+    console_port: int = 5006  # bot.console: analytics dashboard (and later the handoff console)
+    # A SQLAlchemy URL for the tracker store instead of the `tracker_db` file (PostgreSQL: deploy/README.md).
+    tracker_url: str | None = None
+    endpoints: Path | None = None  # the Rasa endpoints file; None: endpoints.yml in the project root
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, root: Path = PROJECT_ROOT) -> Settings:
@@ -41,13 +46,23 @@ class Settings:
             action_port=action_port,
             action_url=env.get("TANDEM_ACTION_URL", f"http://127.0.0.1:{action_port}/webhook"),
             auth_token=env.get("TANDEM_RASA_TOKEN") or None,
+            webchat_secret=env.get("TANDEM_WEBCHAT_SECRET") or None,
+            console_port=_port(env, "TANDEM_CONSOLE_PORT", 5006),
+            tracker_url=env.get("TANDEM_TRACKER_URL") or None,
+            endpoints=Path(env.get("TANDEM_ENDPOINTS", root / "endpoints.yml")),
         )
+
+    @property
+    def tracker_store(self) -> str | Path:
+        """Where the tracker store lives: its URL when one is set, else the SQLite file."""
+        return self.tracker_url or self.tracker_db
 
     def server_env(self) -> dict[str, str]:
         """Variables that endpoints.yml and the action server read, resolved to concrete values."""
         return {
             "TANDEM_DB_URL": self.db_url,
             "TANDEM_TRACKER_DB": str(self.tracker_db),
+            "TANDEM_TRACKER_URL": self.tracker_url or f"sqlite:///{self.tracker_db}",
             "TANDEM_ACTION_URL": self.action_url,
         }
 

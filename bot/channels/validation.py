@@ -7,6 +7,8 @@ import re
 import unicodedata
 from typing import Any
 
+from bot.store.identities import INPUT_CHANNEL_KINDS
+
 MAX_MESSAGE_CHARS = int(os.environ.get("TANDEM_MAX_MESSAGE_CHARS", "4000"))
 MAX_SENDER_CHARS = 128
 SENDER_PATTERN = re.compile(r"^[\w.@:+\-]{1,128}$", re.UNICODE)
@@ -53,9 +55,15 @@ def clean_metadata(value: Any) -> dict[str, Any] | None:
 
 
 def clean_channel(value: Any, default: str) -> str:
-    """The input channel a client names (e.g. 'voice' for a voice gateway), else the channel's own name."""
+    """The input channel a client names, else the channel's own name.
+
+    Channels whose sender ids identify a customer (Slack, Telegram, phone) only come through their own
+    connectors: naming one here would let a client pose as that customer.
+    """
     if value is None:
         return default
     if not isinstance(value, str) or not CHANNEL_PATTERN.fullmatch(value):
         raise InvalidInput("'input_channel' must be a lower-case name of at most 32 characters")
+    if value in INPUT_CHANNEL_KINDS:
+        raise InvalidInput(f"'input_channel' {value!r} only comes through its own connector", status=403)
     return value

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,9 @@ from bot.store.catalog import CHANNELS, ORDER_STATUSES, REFUND_STATUSES
 CARRIERS: tuple[str, ...] = ("DHL", "UPS", "DPD", "Royal Mail")
 PAYMENT_METHODS: tuple[str, ...] = ("card", "paypal", "bank_transfer", "gift_card")
 TICKET_STATUSES: tuple[str, ...] = ("open", "claimed", "closed")
+FOLLOW_UPS: tuple[str, ...] = ("email", "callback")  # when no agent is online to take the conversation
+AGENT_ROLES: tuple[str, ...] = ("agent", "lead")
+PRESENCES: tuple[str, ...] = ("online", "away", "offline")
 
 Base = declarative_base(metadata=MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
@@ -153,6 +157,20 @@ class Invoice(Base):
     order = relationship(Order)
 
 
+class Agent(Base):
+    """A person on the customer-service team; presence feeds the wait the bot quotes."""
+
+    __tablename__ = "agents"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    display_name = Column(String(120), nullable=False)
+    role = Column(_choice(AGENT_ROLES, "role"), nullable=False, default="agent")
+    password_hash = Column(String(255))  # set by the console; NULL: cannot log in
+    presence = Column(_choice(PRESENCES, "presence"), nullable=False, default="offline")
+    last_seen_at = Column(DateTime)
+
+
 class HandoffTicket(Base):
     """A conversation waiting for a human agent; priority 1 is urgent, 4 is low."""
 
@@ -171,3 +189,76 @@ class HandoffTicket(Base):
     summary = Column(Text, nullable=False)
     status = Column(_choice(TICKET_STATUSES, "status"), nullable=False, default="open")
     created_at = Column(DateTime, nullable=False)
+    reasons = Column(Text, nullable=False, default="[]")  # JSON: every reason that fired, with its value
+    frustration = Column(Float)  # the smoothed frustration score when the bot handed over
+    follow_up = Column(_choice(FOLLOW_UPS, "follow_up"))  # NULL: the customer waits in the conversation
+    contact = Column(String(254))  # where to follow up (email or phone), when asked for
+    claimed_by = Column(ForeignKey("agents.id"))
+    claimed_at = Column(DateTime)
+    closed_at = Column(DateTime)
+
+
+class RecommendationFeedback(Base):
+    """A customer's answer to a suggested product: accepted (a positive signal) or declined (never again)."""
+
+    __tablename__ = "recommendation_feedback"
+    __table_args__ = (Index(None, "sender_id", "accepted"), Index(None, "customer_id", "accepted"))
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(128), nullable=False)
+    customer_id = Column(ForeignKey("customers.id"))  # NULL: the customer was not identified
+    product_id = Column(ForeignKey("products.id"), nullable=False)
+    accepted = Column(Boolean, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+
+class ConversationLink(Base):
+    """A conversation (Rasa sender id) in which the customer was identified by a login token or a code."""
+
+    __tablename__ = "conversation_links"
+    __table_args__ = (UniqueConstraint("sender_id", "customer_id"),)
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(128), nullable=False)
+    customer_id = Column(ForeignKey("customers.id"), nullable=False, index=True)
+    linked_at = Column(DateTime, nullable=False)
+
+
+class VerificationCode(Base):
+    """A one-time code emailed to link a channel id to a customer; only a salted hash of it is kept.
+
+    Rows for unknown emails exist too (customer_id NULL, a hash no code matches), so that every answer
+    is the same whether or not the email belongs to a customer."""
+
+    __tablename__ = "verification_codes"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        Index(None, "requester_kind", "requester_id", "created_at"),
+        Index(None, "email", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    requester_kind = Column(String(16), nullable=False)  # slack, telegram, phone, or web (a web chat)
+    requester_id = Column(String(254), nullable=False)  # the id on that channel; a web chat's sender id
+    email = Column(String(254), nullable=False)
+    customer_id = Column(ForeignKey("customers.id"))
+    salt = Column(String(32), nullable=False)
+    code_hash = Column(String(64), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    created_at = Column(DateTime, nullable=False)
+    expires_at = Column(DateTime, nullable=False)
+    used_at = Column(DateTime)
+
+
+class OutboxMessage(Base):
+    """An email waiting for the mail relay, which sends it and sets `sent_at` (docs/history.md)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index(None, "sent_at", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    recipient = Column(String(254), nullable=False)
+    subject = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    sent_at = Column(DateTime)

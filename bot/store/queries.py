@@ -16,7 +16,6 @@ from sqlalchemy.sql import Subquery
 from bot.store.catalog import CHANNELS
 from bot.store.models import (
     Customer,
-    HandoffTicket,
     Identity,
     Invoice,
     Order,
@@ -390,23 +389,3 @@ def customer_by_identity(s: Session, channel: str, external_id: str,
         stmt = stmt.where(Identity.verified.is_(True))
     customer = s.execute(stmt).scalar_one_or_none()
     return None if customer is None else CustomerView(customer.id, customer.first_name, customer.email)
-
-
-def create_handoff_ticket(s: Session, *, sender_id: str, channel: str, reason: str, summary: str,
-                          priority: int = 3, customer_id: int | None = None, now: datetime) -> int:
-    """Open a ticket for a human agent (priority 1 urgent .. 4 low) and return its id."""
-    if isinstance(priority, bool) or not isinstance(priority, int) or not 1 <= priority <= 4:
-        raise ValueError(f"priority must be an int from 1 to 4, not {priority!r}")
-    if not all(isinstance(value, str) and value.strip() for value in (sender_id, channel, reason, summary)):
-        raise ValueError("sender_id, channel, reason and summary must be non-empty strings")
-    ticket = HandoffTicket(sender_id=sender_id, channel=channel, reason=reason, summary=summary,
-                           priority=priority, customer_id=customer_id, status="open", created_at=now)
-    s.add(ticket)
-    s.flush()
-    return ticket.id
-
-
-def open_ticket_count(s: Session) -> int:
-    """Tickets still waiting for an agent."""
-    stmt = select(func.count()).select_from(HandoffTicket).where(HandoffTicket.status == "open")
-    return s.execute(stmt).scalar_one()

@@ -35,6 +35,7 @@ class Bot:
     """A running Tandem: talk to it over REST, read its tracker store."""
 
     settings: Settings
+    servers: Servers
 
     @property
     def webhook(self) -> str:
@@ -86,7 +87,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     engine.dispose()
     servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
     servers.start(log_dir=OUTPUT / "e2e-logs")
-    yield Bot(settings)
+    yield Bot(settings, servers)
     servers.stop()
 
 

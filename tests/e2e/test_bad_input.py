@@ -40,6 +40,9 @@ def store_digest(bot: Bot) -> str:
     (json.dumps({"sender": "../../etc/passwd", "message": "hi"}).encode(), 400, "may hold only"),
     (json.dumps({"sender": "x", "message": "hi", "metadata": [1]}).encode(), 400, "metadata"),
     (json.dumps({"sender": "x", "message": "hi", "input_channel": "<b>"}).encode(), 400, "input_channel"),
+    # posing as Alex's Telegram chat over REST would reach his verified identity
+    (json.dumps({"sender": "100000001", "message": "hi", "input_channel": "telegram"}).encode(), 403,
+     "only comes through its own connector"),
     (json.dumps({"sender": "x", "message": "a" * 100_000}).encode(), 413, "longer than"),
 ])
 def test_malformed_requests_get_a_clear_error(bot: Bot, body: bytes, status: int, error: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from bot.store import queries as q
+from bot.store import tickets
 from bot.store.db import session_scope
 from bot.store.models import Base, Refund
 from bot.store.seed import seed_demo
@@ -69,9 +70,9 @@ def _every_query(s: Session) -> dict[str, object]:
         "top": q.top_products(s, limit=50) + q.top_products(s, category="Electronics", in_stock_only=False),
         "customer": q.customer_by_identity(s, "phone", "+44 7700 900001"),
         "injected customer": q.customer_by_identity(s, "email", "' OR 1=1 --"),
-        "ticket": q.create_handoff_ticket(s, sender_id="web-1", channel="socketio", reason="angry",
-                                          summary="wants a human 😡", now=NOW),
-        "open tickets": q.open_ticket_count(s),
+        "ticket": tickets.create_ticket(s, sender_id="web-1", channel="socketio", summary="wants a human 😡",
+                                        reasons=[{"name": "frustration", "value": 0.8}], now=NOW),
+        "open tickets": tickets.open_ticket_count(s),
     }
 
 
@@ -100,22 +101,22 @@ def test_every_query_answers_as_on_sqlite(pg, small_store):
 
 def test_seeding_again_does_nothing(pg):
     again = seed_demo(pg, today=TODAY, seed=99, **SMALL)
-    assert not again.seeded and again.orders == 300
+    assert not again.seeded and again.rows["orders"] == 300
 
 
 def _refund_and_ticket(pg) -> tuple[int, int]:
     with session_scope(pg) as s:
         _, refund = q.request_refund(s, 10002, ALEX, None, "changed my mind", NOW)
-        ticket_id = q.create_handoff_ticket(s, sender_id="tg-100000001", channel="telegram", reason="angry",
-                                            summary="refund taking too long", now=NOW)
-    return refund.id, ticket_id
+        ticket = tickets.create_ticket(s, sender_id="tg-100000001", channel="telegram", reasons=[],
+                                       summary="refund taking too long", now=NOW)
+    return refund.id, ticket.id
 
 
 def test_id_sequences_continue_after_the_seed_and_restart_on_reseed(pg):
     seeded_max = len(_rows(pg, Refund.__table__))
     assert _refund_and_ticket(pg) == (seeded_max + 1, 1)
     with Session(pg, future=True) as s:
-        assert q.get_refunds(s, 10002)[0].id == seeded_max + 1 and q.open_ticket_count(s) == 1
+        assert q.get_refunds(s, 10002)[0].id == seeded_max + 1 and tickets.open_ticket_count(s) == 1
     seed_demo(pg, today=TODAY, force=True, **SMALL)
     assert _refund_and_ticket(pg) == (seeded_max + 1, 1)
 

@@ -19,7 +19,6 @@ from actions.fallback import (
     ActionDefaultAskRephrase,
     ActionDefaultFallback,
 )
-from actions.handoff import ActionHandoffToHuman
 from actions.invoices import ActionInvoice
 from actions.orders import (
     ActionAskCancelConfirmed,
@@ -30,7 +29,7 @@ from actions.orders import (
 from actions.products import ActionProductAvailability, ActionRecommendProducts
 from actions.refunds import ActionAskRefundItem, ActionSubmitRefund, ActionTrackRefund
 from bot.formatting import day, items_summary, money
-from bot.store import queries
+from bot.store import queries, tickets
 from tests.unit.conftest import sql_time
 
 ALEX_EMAIL = "alex.morgan@example.com"
@@ -185,58 +184,6 @@ def test_no_recommendations_when_nothing_in_the_category_is_in_stock(store, trac
     assert events == [SlotSet("product_category", None)]
 
 
-# --- handoff --------------------------------------------------------------------------------
-
-
-def tickets(store) -> list[tuple]:
-    return store.rows("SELECT id, sender_id, channel, reason, priority, summary, status FROM handoff_tickets "
-                      "ORDER BY id")
-
-
-def test_handoff_on_request_opens_a_ticket_with_what_the_agent_needs(store, tracker, run_action,
-                                                                     said) -> None:
-    assert tickets(store) == []
-    messages, events = run_action(ActionHandoffToHuman(), tracker(
-        {"order_id": "10001"}, intent="contact_human_agent", earlier_intents=["track_order", "track_order"],
-        sender_id="web-7f3a"))
-    (ticket,) = tickets(store)
-    ticket_id = ticket[0]
-    assert ticket[1:] == ("web-7f3a", "rest", "customer_request", 3,
-                          "Topics: track_order ×2, contact_human_agent. Order: 10001.", "open")
-    assert said(messages).startswith(
-        f"I've passed this conversation to our customer-service team (ticket {ticket_id}).")
-    assert events == [SlotSet("handoff_ticket", float(ticket_id))]
-
-
-@pytest.mark.parametrize(("intents", "reason", "priority"), [
-    (["complaint"], "complaint", 2),
-    (["payment_issue"], "payment_issue", 2),
-    (["complaint", "contact_human_agent"], "customer_request", 2),
-    (["delivery_period", "track_order"], "track_order", 3),
-])
-def test_handoff_reason_is_the_latest_topic_and_complaints_and_payments_come_first(
-        store, tracker, run_action, intents, reason, priority) -> None:
-    run_action(ActionHandoffToHuman(), tracker({}, intent=intents[-1], earlier_intents=intents[:-1],
-                                               channel="voice"))
-    (ticket,) = tickets(store)
-    assert ticket[2:5] == ("voice", reason, priority)
-    assert ticket[5] == f"Topics: {', '.join(intents)}."
-
-
-def test_handoff_without_a_known_channel_or_intent(store, tracker, run_action) -> None:
-    _, events = run_action(ActionHandoffToHuman(), tracker({}, intent=None, channel=None))
-    (ticket,) = tickets(store)
-    assert ticket[2:6] == ("unknown", "unknown", 3, "Topics: none.")
-    assert events == [SlotSet("handoff_ticket", float(ticket[0]))]
-
-
-def test_every_handoff_opens_its_own_ticket(store, tracker, run_action) -> None:
-    for sender in ("a", "b"):
-        run_action(ActionHandoffToHuman(), tracker({}, intent="contact_human_agent", sender_id=sender))
-    assert [t[1] for t in tickets(store)] == ["a", "b"]
-    assert store.read(queries.open_ticket_count) == 2
-
-
 # --- fallback -------------------------------------------------------------------------------
 
 
@@ -320,7 +267,7 @@ FULL_SLOTS = {"order_id": "10003", "email": ALEX_EMAIL, "cancel_confirmed": True
               "product": "kettle", "product_category": "electronics"}
 STORE_ACTIONS = (ActionTrackOrder, ActionAskCancelConfirmed, ActionCancelOrder, ActionChangeShippingAddress,
                  ActionTrackRefund, ActionAskRefundItem, ActionSubmitRefund, ActionInvoice,
-                 ActionProductAvailability, ActionRecommendProducts, ActionHandoffToHuman)
+                 ActionProductAvailability, ActionRecommendProducts)
 
 
 @pytest.mark.parametrize("action", STORE_ACTIONS, ids=lambda a: a.__name__)
@@ -343,8 +290,8 @@ class _WritesThenFails(StoreAction):
         return "action_writes_then_fails"
 
     def act(self, dispatcher: CollectingDispatcher, tracker, session: Session) -> list:
-        queries.create_handoff_ticket(session, sender_id=tracker.sender_id, channel="rest", reason="test",
-                                      summary="half done", now=datetime.utcnow())
+        tickets.create_ticket(session, sender_id=tracker.sender_id, channel="rest", reasons=[],
+                              summary="half done", now=datetime.utcnow())
         if self.failure == "bug":
             raise RuntimeError("a bug in an action")
         session.execute(text("SELECT no_such_column FROM handoff_tickets"))  # the database refuses
@@ -356,4 +303,4 @@ def test_a_failing_action_is_answered_and_rolled_back(store, tracker, run_action
     messages, events = run_action(_WritesThenFails(failure), tracker())
     assert [m["text"] for m in messages] == [told]
     assert events == []
-    assert tickets(store) == []
+    assert store.rows("SELECT id FROM handoff_tickets") == []

@@ -13,7 +13,6 @@ from bot.store import queries as q
 from bot.store.models import (
     Base,
     Customer,
-    HandoffTicket,
     Identity,
     Invoice,
     Order,
@@ -295,30 +294,6 @@ def test_customer_by_identity_needs_verification_unless_asked(s):
 ])
 def test_customer_by_identity_not_found(s, channel, external_id):
     assert q.customer_by_identity(s, channel, external_id) is None
-
-
-def test_handoff_tickets(s):
-    open_before = q.open_ticket_count(s)
-    ticket_id = q.create_handoff_ticket(s, sender_id="slack-U0ALEXMORG", channel="slack", reason="angry",
-                                        summary="Order 10001 late; wants a human 😡", priority=1,
-                                        customer_id=1, now=NOW)
-    q.create_handoff_ticket(s, sender_id="web-42", channel="socketio", reason="requested_human",
-                            summary="asks for an agent", now=NOW)
-    assert q.open_ticket_count(s) == open_before + 2
-    ticket = s.get(HandoffTicket, ticket_id)
-    assert (ticket.status, ticket.priority, ticket.customer_id, ticket.created_at) == ("open", 1, 1, NOW)
-    assert ticket.summary.endswith("😡")
-    ticket.status = "claimed"
-    s.flush()
-    assert q.open_ticket_count(s) == open_before + 1
-
-
-@pytest.mark.parametrize(("priority", "sender_id"), [(0, "x"), (5, "x"), ("1", "x"), (True, "x"), (2.0, "x"),
-                                                     (2, ""), (2, None)])
-def test_handoff_ticket_input_is_validated(s, priority, sender_id):
-    with pytest.raises(ValueError):
-        q.create_handoff_ticket(s, sender_id=sender_id, channel="slack", reason="r", summary="s",
-                                priority=priority, now=NOW)
 
 
 def test_injection_strings_leave_every_table_unchanged(s):

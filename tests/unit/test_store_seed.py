@@ -50,10 +50,11 @@ def _dump(path) -> list[str]:
 def test_default_size(demo):
     _, summary = demo
     assert summary.seeded
-    assert (summary.customers, summary.products, summary.orders) == (1000, 300, 10000)
-    assert summary.order_items >= summary.orders and summary.order_status_events >= summary.orders
-    assert summary.identities >= 2 * summary.customers
-    assert summary.handoff_tickets == 0
+    rows = summary.rows
+    assert (rows["customers"], rows["products"], rows["orders"]) == (1000, 300, 10000)
+    assert rows["order_items"] >= rows["orders"] and rows["order_status_events"] >= rows["orders"]
+    assert rows["identities"] >= 2 * rows["customers"]
+    assert rows["handoff_tickets"] == rows["agents"] == 0
 
 
 def test_same_seed_and_day_give_identical_databases(tmp_path):
@@ -75,7 +76,8 @@ def test_second_call_seeds_nothing_and_force_reseeds(engine, session):
     session.commit()
     again = seed_demo(engine, today=TODAY, **SMALL)
     assert not again.seeded
-    assert again.customers == first.customers + 1 and again.orders == first.orders
+    assert again.rows["customers"] == first.rows["customers"] + 1
+    assert again.rows["orders"] == first.rows["orders"]
     forced = seed_demo(engine, today=TODAY, force=True, **SMALL)
     assert forced == first
 

@@ -1,0 +1,1 @@
+"""Tandem's own dialogue policies (Rasa GraphComponents)."""
