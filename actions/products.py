@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from abc import ABC
+from abc import ABC, abstractmethod
 from datetime import datetime
 
 from rasa_sdk import Tracker
@@ -104,7 +104,10 @@ class ActionRecommendProducts(StoreAction):
 class _SuggestionFeedback(StoreAction, ABC):
     """Records what the customer thought of the products last suggested: the one they name, else all."""
 
-    accepted: bool
+    @property
+    @abstractmethod
+    def accepted(self) -> bool:
+        """Whether this action records a yes (else a no)."""
 
     def act(self, dispatcher: CollectingDispatcher, tracker: Tracker, session: Session) -> EventList:
         shown = suggestions_store.products_named_in(session, last_suggestions(tracker))

@@ -2,7 +2,9 @@
 
   python bench/nlu.py banking77 [--data ../shared/datasets/banking77]
   python bench/nlu.py product            (held-out 20 % of data/nlu)
-Results go to bench/results/<name>.json with both pipelines' metrics and their ratios.
+Results go to bench/results/<name>.json with both pipelines' metrics and their ratios. `--pipelines`
+runs a subset and keeps the other pipeline's last result; each run records when it started and the
+machine's load then, and `same_run` names the pipelines measured in this invocation.
 """
 
 from __future__ import annotations
@@ -55,14 +57,17 @@ def main() -> int:
                         help="Tandem's epochs (default: config.yml's for product, 5 for banking77)")
     args = parser.parse_args()
     train, test = banking77(args.data) if args.dataset == "banking77" else product()
-    runs = {}
-    for name in args.pipelines.split(","):
+    out = RESULTS / f"{args.dataset}.json"
+    runs = json.loads(out.read_text())["runs"] if out.is_file() else {}
+    measured = args.pipelines.split(",")
+    for name in measured:
         epochs = args.tandem_epochs or (5 if args.dataset == "banking77" else None)
         epochs = epochs if name == "tandem" else None
-        runs[name] = evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs)
+        started = {"when": _now(), "load_average_1min": round(os.getloadavg()[0], 2)}
+        runs[name] = {**started, **evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs)}
         print(name, json.dumps(runs[name]), flush=True)
     result = {
-        "dataset": args.dataset, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": args.dataset, "when": _now(), "same_run": measured,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "runs": runs,
     }
     if {"tandem", "diet"} <= set(runs):
@@ -71,10 +76,13 @@ def main() -> int:
         for key, name in (("latency_ms_p50", "latency_p50"), ("train_seconds", "train_seconds")):
             result[f"{name}_ratio_tandem_to_diet"] = round(tandem[key] / diet[key], 3)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"{args.dataset}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -62,16 +63,21 @@ def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Te
 
 
 def fit_temperature(logits: Tensor, targets: Tensor, steps: int = 100) -> float:
-    """The softmax temperature that minimises held-out NLL (confidences that mean what they say)."""
+    """The softmax temperature (≥ 1) that minimises held-out NLL: confidences that mean what they say.
+
+    Never below 1: sharpening a label-smoothed model fits the held-out intents but makes vague and
+    out-of-scope messages look certain, and the FallbackClassifier would never fire.
+    """
     logits, targets = logits.detach().float().clone(), targets.clone()  # leave inference mode behind
-    log_t = torch.zeros((), requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=steps)
+    excess = torch.full((), -3.0, requires_grad=True)  # temperature = 1 + exp(excess)
+    optimizer = torch.optim.LBFGS([excess], lr=0.1, max_iter=steps)
 
     def closure() -> Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), targets)
+        loss = F.cross_entropy(logits / (1 + excess.exp()), targets)
         loss.backward()
         return loss
 
     optimizer.step(closure)
-    return float(log_t.detach().exp().clamp(0.05, 20.0))
+    temperature = float(1 + excess.detach().exp())
+    return min(temperature, 20.0) if math.isfinite(temperature) else 1.0

@@ -13,9 +13,9 @@ from typing import Any
 from rasa.core.policies.policy import Policy, PolicyPrediction
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -43,7 +43,8 @@ class ServiceFailurePolicy(Policy):
         last = tracker.events[-1] if tracker.events else None
         if tracker.get_slot(UNAVAILABLE_SLOT) and tracker.latest_action_name == UNAVAILABLE_RESPONSE:
             return self._predict(domain, ACTION_LISTEN_NAME, [SlotSet(UNAVAILABLE_SLOT, False)])
-        if isinstance(last, ActionExecuted) and self._must_leave_a_trace(last.action_name, domain):
+        failed = isinstance(last, ActionExecuted) and self._must_leave_a_trace(last.action_name, domain)
+        if failed or _session_start_failed(tracker):
             return self._predict(domain, UNAVAILABLE_RESPONSE, [SlotSet(UNAVAILABLE_SLOT, True)])
         return self._prediction(self._default_predictions(domain))
 
@@ -55,3 +56,14 @@ class ServiceFailurePolicy(Policy):
         probabilities = self._default_predictions(domain)
         probabilities[domain.index_for_action(action)] = 1.0
         return self._prediction(probabilities, events=events, is_no_user_prediction=True)
+
+
+def _session_start_failed(tracker: DialogueStateTracker) -> bool:
+    """A customer's message right after an `action_session_start` that failed (one that works ends with
+    `action_listen`, so the message would follow that)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, ActionExecuted):
+            return False
+        if isinstance(event, UserUttered):
+            return tracker.latest_action_name == ACTION_SESSION_START_NAME
+    return False

@@ -55,7 +55,7 @@ def _best_sellers(s: Session, category: str | None, limit: int, exclude: set[int
             for p in popular if p.sku not in skus][:limit]
 
 
-def chosen(shown: Sequence[store.ProductRef], wanted: str | None) -> list[store.ProductRef]:
+def chosen(shown: Sequence[store.ProductView], wanted: str | None) -> list[store.ProductView]:
     """Which of the suggestions shown the customer means: the one they named, else all of them."""
     if not wanted:
         return list(shown)

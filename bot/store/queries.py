@@ -99,6 +99,7 @@ class InvoiceView:
 
 @dataclass(frozen=True)
 class ProductView:
+    id: int
     sku: str
     name: str
     product_type: str
@@ -322,8 +323,9 @@ def get_invoice(s: Session, order_id: int) -> InvoiceView | None:
 # --- products -------------------------------------------------------------------------------
 
 
-def _product_view(p: Product) -> ProductView:
-    return ProductView(p.sku, p.name, p.product_type, p.category, p.price_cents, p.stock, p.restock_date)
+def product_view(p: Product) -> ProductView:
+    return ProductView(p.id, p.sku, p.name, p.product_type, p.category, p.price_cents, p.stock,
+                       p.restock_date)
 
 
 def _sales(since: datetime | None = None) -> Subquery:
@@ -347,7 +349,7 @@ def find_products(s: Session, text: str, limit: int = 5) -> list[ProductView]:
     stmt = (select(Product).outerjoin(sold, sold.c.product_id == Product.id).where(*matches)
             .order_by(in_stock_first, func.coalesce(sold.c.sold, 0).desc(), Product.sku)
             .limit(_limit(limit)))
-    return [_product_view(p) for p in s.execute(stmt).scalars()]
+    return [product_view(p) for p in s.execute(stmt).scalars()]
 
 
 def top_products(s: Session, category: str | None = None, limit: int = 5,
@@ -363,7 +365,7 @@ def top_products(s: Session, category: str | None = None, limit: int = 5,
     if in_stock_only:
         stmt = stmt.where(Product.stock > 0)
     stmt = stmt.order_by(sold.c.sold.desc(), Product.sku).limit(_limit(limit))
-    return [_product_view(p) for p in s.execute(stmt).scalars()]
+    return [product_view(p) for p in s.execute(stmt).scalars()]
 
 
 # --- customers and handoff tickets ----------------------------------------------------------

@@ -11,20 +11,10 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from bot.store.models import Order, OrderItem, Product, RecommendationFeedback
+from bot.store.queries import ProductView, product_view
 
 NOT_OWNED_STATUSES = ("cancelled",)  # a cancelled order never reached the customer
 MAX_ID = 2**31 - 1  # PostgreSQL INTEGER
-
-
-@dataclass(frozen=True)
-class ProductRef:
-    id: int
-    sku: str
-    name: str
-    product_type: str
-    category: str
-    price_cents: int
-    stock: int
 
 
 @dataclass(frozen=True)
@@ -34,10 +24,6 @@ class CatalogEntry:
     id: int
     name: str
     text: str
-
-
-def _ref(p: Product) -> ProductRef:
-    return ProductRef(p.id, p.sku, p.name, p.product_type, p.category, p.price_cents, p.stock)
 
 
 def customer_id(value: object) -> int | None:
@@ -113,19 +99,21 @@ def available(s: Session, category: str | None = None) -> set[int]:
     return set(s.execute(stmt).scalars())
 
 
-def products(s: Session, ids: Iterable[int]) -> list[ProductRef]:
+def products(s: Session, ids: Iterable[int]) -> list[ProductView]:
     """The products with these ids, in the order given (unknown ids are left out)."""
     wanted = list(ids)
-    found = {p.id: _ref(p) for p in s.execute(select(Product).where(Product.id.in_(wanted))).scalars()}
+    rows = s.execute(select(Product).where(Product.id.in_(wanted))).scalars()
+    found = {p.id: product_view(p) for p in rows}
     return [found[i] for i in wanted if i in found]
 
 
-def products_named_in(s: Session, text: str) -> list[ProductRef]:
+def products_named_in(s: Session, text: str) -> list[ProductView]:
     """Products whose full name occurs in `text` (what a suggestion listed), in the order they occur."""
     if not isinstance(text, str) or not text:
         return []
     stmt = select(Product).where(literal(text).contains(Product.name))
-    found = [_ref(p) for p in s.execute(stmt).scalars() if p.name in text]  # LIKE's % and _ match too much
+    # LIKE's % and _ match too much: keep the names the text really holds
+    found = [product_view(p) for p in s.execute(stmt).scalars() if p.name in text]
     longest = [p for p in found if not any(p.name != q.name and p.name in q.name for q in found)]
     return sorted(longest, key=lambda p: text.index(p.name))
 

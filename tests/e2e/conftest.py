@@ -21,6 +21,7 @@ from bot.store.seed import seed_demo
 from bot.training import train_if_stale
 
 OUTPUT = PROJECT_ROOT / "tests" / "output"
+WEBCHAT_SECRET = "e2e-shop-secret"  # what the shop signs its customers' web chat login tokens with
 
 
 def free_port() -> int:
@@ -80,6 +81,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         "TANDEM_VAR_DIR": str(var),
         "TANDEM_RASA_PORT": str(free_port()),
         "TANDEM_ACTION_PORT": str(free_port()),
+        "TANDEM_WEBCHAT_SECRET": WEBCHAT_SECRET,
     })
     engine = make_engine(settings.db_url)
     create_schema(engine)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -29,6 +32,7 @@ from actions.orders import (
 from actions.products import ActionProductAvailability, ActionRecommendProducts
 from actions.refunds import ActionAskRefundItem, ActionSubmitRefund, ActionTrackRefund
 from bot.formatting import day, items_summary, money
+from bot.settings import PROJECT_ROOT
 from bot.store import queries, tickets
 from tests.unit.conftest import sql_time
 
@@ -304,3 +308,15 @@ def test_a_failing_action_is_answered_and_rolled_back(store, tracker, run_action
     assert [m["text"] for m in messages] == [told]
     assert events == []
     assert store.rows("SELECT id FROM handoff_tickets") == []
+
+
+def test_the_action_server_registers_every_action_and_each_is_in_the_domain(domain) -> None:
+    """What `python -m rasa_sdk --actions actions` does at start; an abstract helper must not break it."""
+    script = ("import json; from rasa_sdk.executor import ActionExecutor; e = ActionExecutor(); "
+              "e.register_package('actions'); print(json.dumps(sorted(e.actions)))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    registered = set(json.loads(done.stdout.splitlines()[-1]))
+    assert registered <= set(domain["actions"]) | {"action_session_start"}
+    assert {"action_handoff_to_human", "action_accept_recommendation",
+            "validate_follow_up_form"} <= registered

@@ -148,6 +148,14 @@ def test_an_action_that_left_no_trace_is_answered_by_rasa_itself(failure_policy,
     assert predicted(failure_policy, tracker) == (LISTEN, [SlotSet("service_unavailable", False)])
 
 
+def test_a_message_after_a_failed_session_start_is_answered(failure_policy) -> None:
+    failed_start = DialogueStateTracker.from_events(
+        "customer-1", [ActionExecuted("action_session_start"), said("track_order")], DOMAIN.slots)
+    assert predicted(failure_policy, failed_start)[0] == "utter_contact_customer_service"
+    started = conversation(said("track_order"))  # session start, then action_listen, then the message
+    assert predicted(failure_policy, started) == (None, [])
+
+
 def test_the_unavailable_variant_is_said_only_while_the_slot_is_set() -> None:
     nlg = TandemNaturalLanguageGenerator(domain=DOMAIN)
     down = conversation(said("track_order"), SlotSet("service_unavailable", True))

@@ -57,3 +57,15 @@ def test_model_lookup_and_pipelines(tmp_path: Path) -> None:
     assert [c["epochs"] for c in pipeline("diet") if "epochs" in c] == [40]
     with pytest.raises(ValueError, match="tandem"):
         pipeline("bert")
+
+
+def test_the_temperature_softens_overconfidence_but_never_sharpens() -> None:
+    import torch
+
+    from bot.nlu.model import fit_temperature
+
+    targets = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1])
+    wrong_half = torch.tensor([[9.0, 0.0], [0.0, 9.0], [0.0, 9.0], [9.0, 0.0]] * 2)  # sure, and half wrong
+    assert fit_temperature(wrong_half, targets) > 2.0
+    timid = torch.tensor([[0.3, 0.0], [0.0, 0.3]] * 4)  # always right, barely sure: NLL wants T < 1
+    assert fit_temperature(timid, targets) == pytest.approx(1.0, abs=1e-3)

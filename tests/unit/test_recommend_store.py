@@ -105,8 +105,9 @@ def test_available_is_in_stock_and_in_the_category(s) -> None:
 def test_products_come_in_the_order_asked_without_unknown_ids(s) -> None:
     assert [p.id for p in r.products(s, [7, 999999, 2])] == [7, 2]
     product = s.get(Product, 7)
-    assert r.products(s, [7])[0] == r.ProductRef(7, product.sku, product.name, product.product_type,
-                                                 product.category, product.price_cents, product.stock)
+    assert r.products(s, [7])[0] == r.ProductView(7, product.sku, product.name, product.product_type,
+                                                 product.category, product.price_cents, product.stock,
+                                                 product.restock_date)
     assert r.products(s, []) == []
 
 
