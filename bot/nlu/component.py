@@ -95,10 +95,15 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
 
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Retrain when the emotion data or the checkpoint changes (Rasa does not see those inputs)."""
+        """Retrain when the emotion data, the checkpoint or this package's code changes.
+
+        Rasa's cache sees none of those: without them a fix to training would be restored from the cache.
+        """
         digest = hashlib.sha256(str(config.get("model")).encode())
         for path in config.get("emotion_data") or []:
             digest.update(Path(path).read_bytes() if Path(path).is_file() else path.encode())
+        for source in sorted(Path(__file__).parent.glob("*.py")):
+            digest.update(source.read_bytes())
         return digest.hexdigest()
 
     def train(self, training_data: TrainingData) -> Resource:

@@ -189,3 +189,16 @@ def test_sentiment_follows_the_emotion_distribution() -> None:
     assert joyful["label"] == "joy" and joyful["sentiment"] == 1.0
     assert emotion.describe([1, 0, 0, 0, 0, 0, 0])["sentiment"] == -1.0
     assert emotion.describe([0, 0, 0, 0.5, 0.5, 0, 0])["sentiment"] == 0.5
+
+
+def test_a_change_to_the_components_code_changes_the_fingerprint(tmp_path: Path, monkeypatch) -> None:
+    """Rasa's cache would otherwise restore a component trained by the old code."""
+    import bot.nlu.component as module
+
+    package = tmp_path / "nlu"
+    package.mkdir()
+    (package / "component.py").write_text("# training, version 1\n")
+    monkeypatch.setattr(module, "__file__", str(package / "component.py"))
+    first = TandemTransformerNLU.fingerprint_addon({})
+    (package / "train.py").write_text("# a fix to training\n")
+    assert TandemTransformerNLU.fingerprint_addon({}) != first
