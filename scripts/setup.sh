@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${TANDEM_VENV:-.venv}
+# The dashboard's browser test drives Debian's Chromium (Playwright never downloads a browser here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+fi
 if [ ! -x "$venv/bin/python" ]; then
   python=$(scripts/find-python.sh)
   echo "setup: creating $venv with $python"

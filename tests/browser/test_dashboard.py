@@ -1,0 +1,91 @@
+"""The dashboard in a real headless Chromium: tiles, charts, process graph, drill-down, screenshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from bot.analytics import etl
+from bot.settings import PROJECT_ROOT
+from bot.store.db import make_engine
+from tests.e2e.conftest import OUTPUT, free_port
+from tests.unit.analytics_events import sample, tracker_store, write
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`tandem console` over the analytics of the hand-built conversations of the metric tests."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    source = tracker_store(str(folder / "tracker.db"))
+    write(source, *sample())
+    url = f"sqlite:///{folder / 'tandem.db'}"
+    etl.run(source, make_engine(url), now=datetime(2026, 3, 10))
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "bot.cli", "console"], cwd=PROJECT_ROOT,
+                              env={**os.environ, "TANDEM_DB_URL": url, "TANDEM_CONSOLE_PORT": str(port)})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/analytics", timeout=2).close()
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "the console did not start"
+            time.sleep(0.2)
+    yield base
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser.new_page(viewport={"width": 1366, "height": 900})
+        browser.close()
+
+
+def tile(page: Page, key: str) -> str:
+    return page.locator(f"[data-kpi={key}] .value").inner_text()
+
+
+def test_the_dashboard_shows_the_numbers_and_drills_down(console: str, page: Page) -> None:
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(console + "/analytics")
+    page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
+    assert page.locator("#status").inner_text().startswith("8 conversations")
+    assert (tile(page, "conversations"), tile(page, "containment_rate"), tile(page, "escalation_rate"),
+            tile(page, "abandonment_rate"), tile(page, "nps"), tile(page, "csat_responses")) == (
+        "8", "42.9 %", "42.9 %", "14.3 %", "28.6", "3")
+    assert page.locator("#trend svg rect").count() == 8  # one bar a day
+    assert page.locator("[data-reason]").count() == 3
+    assert page.locator("#intents tbody tr").count() >= 6
+    assert page.locator("#process-graph g.node").count() >= 10
+    page.screenshot(path=str(OUTPUT / "dashboard.png"), full_page=True)
+
+    page.locator("#bottlenecks button[data-conversation]").first.click()
+    page.wait_for_selector("#conversation:not([hidden]) #transcript li")
+    assert page.locator("#conversation-facts").inner_text()
+    page.screenshot(path=str(OUTPUT / "dashboard-transcript.png"), full_page=True)
+
+    page.select_option("select[name=channel]", "socketio")
+    page.click("#scope button[type=submit]")
+    page.wait_for_function("document.querySelector('[data-kpi=conversations] .value').innerText === '1'")
+    assert tile(page, "escalation_rate") == "100.0 %"
+    assert all(url.startswith(console) for url in requests), "every asset is served by the console"
