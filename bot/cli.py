@@ -165,12 +165,9 @@ def _report(result: dict, out: Path | None) -> None:
 
 
 def _analytics_etl(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.analytics import etl
-    from bot.store.db import make_engine
-    from bot.tracker_events import tracker_engine
+    from bot.analytics.etl import refresh
 
-    result = etl.run(tracker_engine(settings.tracker_store), make_engine(settings.db_url), now=args.now,
-                     full=args.full)
+    result = refresh(settings, now=args.now, full=args.full)
     print(json.dumps({**vars(result), "events_per_second": round(result.events_per_second)}))
     return 0
 
@@ -250,7 +247,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        servers.start()
+        servers.start(names=("actions", "rasa", "console"))
         _print_endpoints(settings)
         return servers.wait()
     except KeyboardInterrupt:
@@ -266,6 +263,8 @@ def _print_endpoints(settings: Settings) -> None:
         "\nTandem is running (Ctrl-C stops everything):\n"
         f"  Rasa server     {base}  (REST: POST {base}/webhooks/rest/webhook, socket.io: {base}/socket.io)\n"
         f"  action server   http://127.0.0.1:{settings.action_port}/webhook\n"
+        f"  console         http://{settings.host}:{settings.console_port}/analytics  (analytics, refreshed "
+        "every minute)\n"
         f"  retail store    {settings.db_url}\n"
         f"  tracker store   sqlite:///{settings.tracker_db}\n"
         f"  try it:  curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' "

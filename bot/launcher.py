@@ -33,11 +33,11 @@ class Servers:
     log_dir: Path | None = None
     _logs: list[IO[bytes]] = field(default_factory=list)
 
-    def start(self, log_dir: Path | None = None) -> None:
-        """Start the action server, then Rasa; return once both answer HTTP or raise if one fails."""
+    def start(self, log_dir: Path | None = None, names: Sequence[str] = ("actions", "rasa")) -> None:
+        """Start the servers in order (`tandem run` adds "console"); return once all answer HTTP, or raise."""
         self.settings.tracker_db.parent.mkdir(parents=True, exist_ok=True)
         self.log_dir = log_dir
-        for name in ("actions", "rasa"):
+        for name in names:
             self._start(name)
 
     def halt(self, name: str) -> None:
@@ -54,6 +54,8 @@ class Servers:
         command, ready_url = {
             "actions": (self._action_command(), f"http://127.0.0.1:{self.settings.action_port}/health"),
             "rasa": (self._rasa_command(), f"http://127.0.0.1:{self.settings.rasa_port}/"),
+            "console": ([sys.executable, "-m", "bot.cli", "console"],
+                        f"http://127.0.0.1:{self.settings.console_port}/analytics"),
         }[name]
         self._spawn(name, command, {**os.environ, **self.settings.server_env()}, self.log_dir)
         self._wait_ready(name, ready_url)

@@ -64,6 +64,7 @@ class Settings:
             "TANDEM_TRACKER_DB": str(self.tracker_db),
             "TANDEM_TRACKER_URL": self.tracker_url or f"sqlite:///{self.tracker_db}",
             "TANDEM_ACTION_URL": self.action_url,
+            "TANDEM_CONSOLE_PORT": str(self.console_port),
             **({"TANDEM_WEBCHAT_SECRET": self.webchat_secret} if self.webchat_secret else {}),
         }
 

@@ -31,7 +31,9 @@ from sqlalchemy.engine import Connection, Engine
 from bot import conversations as conv
 from bot.analytics import models
 from bot.analytics.rows import SessionRows, sender_key, session_rows
-from bot.tracker_events import EVENTS, _has_events
+from bot.settings import Settings
+from bot.store.db import make_engine
+from bot.tracker_events import EVENTS, _has_events, tracker_engine
 
 logger = logging.getLogger(__name__)
 
@@ -285,3 +287,13 @@ def _copy_value(value: Any) -> str:
         return repr(value)
     text = value if kind is str else str(value)
     return text.translate(COPY_ESCAPES) if COPY_SPECIAL.search(text) else text
+
+
+def refresh(settings: Settings, *, now: datetime | None = None, full: bool = False) -> EtlResult:
+    """The ETL from the configured tracker store into the Tandem database (`tandem analytics etl`)."""
+    source, target = tracker_engine(settings.tracker_store), make_engine(settings.db_url)
+    try:
+        return run(source, target, now=now, full=full)
+    finally:
+        source.dispose()
+        target.dispose()

@@ -6,8 +6,10 @@ page is a new module and one line here.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Sequence
+import logging
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -16,7 +18,10 @@ from sqlalchemy.engine import Engine, make_url
 from bot.settings import Settings
 from bot.tracker_events import tracker_engine
 
+logger = logging.getLogger(__name__)
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+REFRESH_SECONDS = 60  # how often `serve` loads new tracker events into the analytics tables
 ROUTE_MODULES: tuple[str, ...] = ("bot.console.analytics",)
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Engine)  # the Tandem database, read-only
@@ -48,7 +53,26 @@ def create_app(settings: Settings, database: Engine | None = None,
 
 
 def serve(settings: Settings) -> None:
-    """Serve the console until interrupted."""
-    web.run_app(create_app(settings), host=settings.host, port=settings.console_port,
+    """Serve the console until interrupted, loading new conversations into analytics every minute."""
+    app = create_app(settings)
+    app.cleanup_ctx.append(lambda app: _refresh_analytics(settings))
+    web.run_app(app, host=settings.host, port=settings.console_port,
                 print=lambda _: print(f"Tandem console on http://{settings.host}:{settings.console_port}/analytics",
                                       flush=True))
+
+
+async def _refresh_analytics(settings: Settings) -> AsyncIterator[None]:
+    """Run the incremental ETL in a thread every REFRESH_SECONDS while the console is up."""
+    from bot.analytics.etl import refresh
+
+    async def loop() -> None:
+        while True:
+            try:
+                await asyncio.to_thread(refresh, settings)
+            except Exception:  # the tracker store may not exist yet, or be down: try again later
+                logger.exception("analytics ETL failed; retrying in %d s", REFRESH_SECONDS)
+            await asyncio.sleep(REFRESH_SECONDS)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()

@@ -33,17 +33,26 @@ def test_a_returning_customer_on_a_second_channel_is_greeted_with_their_history(
     assert "Alex" not in texts(bot.say("e2e-web-stranger", "hello"))  # no login, no history
 
 
-def test_a_stranger_learns_nothing_about_someone_elses_order(bot: Bot) -> None:
-    sender = "e2e-stranger"
-    bot.say(sender, "I want to cancel order 10003")
-    reply = texts(bot.say(sender, "stranger@example.net"))
-    assert "doesn't match order 10003" in reply
-    for private in ("Alex", "Morgan", ALEX, "Harbour"):
-        assert private not in reply
-    earlier = texts(bot.say(sender, "have I contacted you before?"))
-    assert not any(private in earlier for private in ("Alex", "10001", "10002", "10003"))
+def cancellable_order_of_someone_else(bot: Bot) -> int:
+    """An order that can still be cancelled and is not Alex's (earlier tests may cancel 10003)."""
     with sqlite3.connect(store_path(bot)) as db:
-        assert db.execute("SELECT status FROM orders WHERE id = 10003").fetchone()[0] == "processing"
+        return db.execute("SELECT min(id) FROM orders WHERE status IN ('pending', 'processing') "
+                          "AND customer_id != 1").fetchone()[0]
+
+
+def test_a_stranger_learns_nothing_about_someone_elses_order(bot: Bot) -> None:
+    sender, order_id = "e2e-stranger", cancellable_order_of_someone_else(bot)
+    with sqlite3.connect(store_path(bot)) as db:
+        owner = db.execute("SELECT c.first_name, c.email FROM orders o JOIN customers c ON c.id = "
+                           "o.customer_id WHERE o.id = ?", (order_id,)).fetchone()
+    bot.say(sender, f"I want to cancel order {order_id}")
+    reply = texts(bot.say(sender, "stranger@example.net"))
+    assert f"doesn't match order {order_id}" in reply
+    assert not any(private in reply for private in owner)
+    earlier = texts(bot.say(sender, "have I contacted you before?"))
+    assert not any(private in earlier for private in (*owner, str(order_id)))
+    with sqlite3.connect(store_path(bot)) as db:
+        assert db.execute("SELECT status FROM orders WHERE id = ?", (order_id,)).fetchone()[0] != "cancelled"
 
 
 def test_a_recommendation_accepted_is_recorded_as_feedback(bot: Bot) -> None:

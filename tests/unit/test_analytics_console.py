@@ -98,3 +98,24 @@ def test_console_and_tracker_settings(tmp_path: Path) -> None:
     assert (pg.console_port, pg.tracker_store) == (7000, "postgresql://db/tracker")
     assert pg.server_env()["TANDEM_TRACKER_URL"] == "postgresql://db/tracker"
     assert pg.endpoints == Path("deploy/endpoints.postgres.yml")
+
+
+@pytest.mark.asyncio
+async def test_the_served_console_keeps_loading_new_conversations(tmp_path: Path, monkeypatch) -> None:
+    """`tandem console` runs the incremental ETL every REFRESH_SECONDS; a failing run is retried."""
+    import asyncio
+
+    from bot.console import app as console
+
+    source = tracker_store(str(tmp_path / "tracker.db"))
+    settings = Settings.from_env({"TANDEM_DB_URL": f"sqlite:///{tmp_path / 'tandem.db'}",
+                                  "TANDEM_VAR_DIR": str(tmp_path)})
+    monkeypatch.setattr(console, "REFRESH_SECONDS", 0.05)
+    refresh = console._refresh_analytics(settings)
+    await refresh.__anext__()  # the console is up: the first run fails, there are no events yet
+    write(source, Script("happy").contained())
+    await asyncio.sleep(0.5)
+    with pytest.raises(StopAsyncIteration):
+        await refresh.__anext__()  # the console stops
+    with make_engine(settings.db_url).connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM analytics_conversations").scalar_one() == 1
