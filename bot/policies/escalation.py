@@ -8,7 +8,7 @@ from typing import Any
 from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
-from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
+from rasa.shared.core.constants import ACTION_DEACTIVATE_LOOP_NAME, ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -62,6 +62,9 @@ class EscalationPolicy(Policy):
         latest = tracker.latest_action_name
         if latest == HANDOFF_ACTION:
             return self._predict(domain, ACTION_LISTEN_NAME)
+        escalating = (tracker.get_slot(ESCALATION_SLOT) or {}).get("decision") == "escalate"
+        if latest == ACTION_DEACTIVATE_LOOP_NAME and escalating:  # the form is closed: now hand over
+            return self._predict(domain, HANDOFF_ACTION)
         if latest != ACTION_LISTEN_NAME or not isinstance(_last(tracker, (UserUttered, ActionExecuted)),
                                                          UserUttered):
             return self._prediction(self._default_predictions(domain))
@@ -69,8 +72,9 @@ class EscalationPolicy(Policy):
         assessment = assess(turns, self.settings, _customer_value(tracker), offered)
         record = [SlotSet(ESCALATION_SLOT, assessment.as_slot())]
         logger.debug("escalation for %s: %s", tracker.sender_id, assessment)
-        if assessment.decision == "escalate":
-            return self._predict(domain, HANDOFF_ACTION, record)
+        if assessment.decision == "escalate":  # inside a form, close it first
+            first = ACTION_DEACTIVATE_LOOP_NAME if tracker.active_loop_name else HANDOFF_ACTION
+            return self._predict(domain, first, record)
         return self._prediction(self._default_predictions(domain), events=record)
 
     def _predict(self, domain: Domain, action: str, events: list | None = None) -> PolicyPrediction:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,9 @@ TIMEOUT_S = 900
 
 
 def rasa(*args: str) -> subprocess.CompletedProcess[str]:
+    """A rasa command; story replays run without the action server (bot/policies/service_failure.py)."""
     return subprocess.run([sys.executable, "-m", "rasa", *args], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
+                          text=True, timeout=TIMEOUT_S, env={**os.environ, "TANDEM_STORY_EVALUATION": "1"})
 
 
 def test_data_validates_without_a_single_warning() -> None:

@@ -80,9 +80,11 @@ def test_persistent_anger_hands_over_even_inside_a_form(policy) -> None:
                            ActionExecuted(LISTEN), said("inform", "anger"))
     prediction = policy.predict_action_probabilities(tracker, DOMAIN)
     action, events = predicted(policy, tracker)
-    assert action == "action_handoff_to_human"
+    assert action == "action_deactivate_loop"  # the form is closed first ...
     assert prediction.is_no_user_prediction  # beats the form's own happy-path prediction
     assert {r["name"] for r in recorded(events)["reasons"]} == {"frustration"}
+    tracker.update_with_events([*events, ActionExecuted("action_deactivate_loop"), ActiveLoop(None)], DOMAIN)
+    assert predicted(policy, tracker)[0] == "action_handoff_to_human"  # ... then the customer handed over
 
 
 def test_an_explicit_request_is_always_honoured(policy) -> None:
@@ -174,3 +176,10 @@ def test_the_unavailable_variant_is_said_only_while_the_slot_is_set() -> None:
 ])
 def test_actions_that_answered_are_left_alone(failure_policy, events) -> None:
     assert predicted(failure_policy, conversation(said("track_order"), *events)) == (None, [])
+
+
+def test_story_evaluation_turns_the_failure_policy_off(failure_policy, monkeypatch) -> None:
+    """`rasa test core` replays stories whose custom actions never ran: they are not outages."""
+    monkeypatch.setenv("TANDEM_STORY_EVALUATION", "1")
+    replayed = conversation(said("track_order"), ActionExecuted("action_track_order"))
+    assert predicted(failure_policy, replayed) == (None, [])
