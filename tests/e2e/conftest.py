@@ -8,6 +8,7 @@ import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -73,24 +74,29 @@ class Bot:
             return [json.loads(data) for (data,) in rows]
 
 
-@pytest.fixture(scope="session")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """Tandem with its own store, tracker store and ports; logs under tests/output/e2e-logs."""
-    var = tmp_path_factory.mktemp("var")
-    settings = Settings.from_env({
-        "TANDEM_VAR_DIR": str(var),
-        "TANDEM_RASA_PORT": str(free_port()),
-        "TANDEM_ACTION_PORT": str(free_port()),
-        "TANDEM_WEBCHAT_SECRET": WEBCHAT_SECRET,
-    })
+@contextmanager
+def running_bot(var: Path, log_dir: Path, **env: str) -> Iterator[Bot]:
+    """Tandem with its own seeded store under `var`, its own ports and the extra `env` settings."""
+    settings = Settings.from_env({"TANDEM_VAR_DIR": str(var), "TANDEM_RASA_PORT": str(free_port()),
+                                  "TANDEM_ACTION_PORT": str(free_port()), **env})
     engine = make_engine(settings.db_url)
     create_schema(engine)
     seed_demo(engine, seed=7, today=date.today(), customers=60, products=50, orders=400)
     engine.dispose()
     servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
-    servers.start(log_dir=OUTPUT / "e2e-logs")
-    yield Bot(settings, servers)
-    servers.stop()
+    servers.start(log_dir=log_dir)
+    try:
+        yield Bot(settings, servers)
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="session")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
+    """Tandem with its own store, tracker store and ports; logs under tests/output/e2e-logs."""
+    with running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "e2e-logs",
+                     TANDEM_WEBCHAT_SECRET=WEBCHAT_SECRET) as running:
+        yield running
 
 
 def texts(replies: list[dict]) -> str:

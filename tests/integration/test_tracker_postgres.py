@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.analytics import etl, models
-from bot.launcher import Servers
-from bot.settings import PROJECT_ROOT, Settings
-from bot.store.db import create_schema, make_engine
-from bot.store.seed import seed_demo
+from bot.settings import PROJECT_ROOT
 from bot.tracker_events import read_events, tracker_engine
-from bot.training import train_if_stale
-from tests.e2e.conftest import OUTPUT, Bot, free_port, texts
+from tests.e2e.conftest import OUTPUT, Bot, running_bot, texts
 
 pytestmark = pytest.mark.integration
 
@@ -23,22 +19,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def pg_bot(pg_engine, tmp_path_factory) -> Iterator[Bot]:
     """Tandem whose tracker store is the test's PostgreSQL database."""
-    var = tmp_path_factory.mktemp("var")
-    settings = Settings.from_env({
-        "TANDEM_VAR_DIR": str(var),
-        "TANDEM_RASA_PORT": str(free_port()),
-        "TANDEM_ACTION_PORT": str(free_port()),
-        "TANDEM_TRACKER_URL": pg_engine.url.render_as_string(hide_password=False),
-        "TANDEM_ENDPOINTS": str(PROJECT_ROOT / "deploy" / "endpoints.postgres.yml"),
-    })
-    store = make_engine(settings.db_url)
-    create_schema(store)
-    seed_demo(store, seed=7, today=date.today(), customers=60, products=50, orders=400)
-    store.dispose()
-    servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
-    servers.start(log_dir=OUTPUT / "postgres-tracker-logs")
-    yield Bot(settings, servers)
-    servers.stop()
+    with running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "postgres-tracker-logs",
+                     TANDEM_TRACKER_URL=pg_engine.url.render_as_string(hide_password=False),
+                     TANDEM_ENDPOINTS=str(PROJECT_ROOT / "deploy" / "endpoints.postgres.yml")) as running:
+        yield running
 
 
 def test_rasa_writes_the_conversation_to_postgres_and_analytics_reads_it(pg_bot: Bot, pg_engine) -> None:
