@@ -7,7 +7,7 @@ import re
 import unicodedata
 from typing import Any
 
-from bot.store.identities import INPUT_CHANNEL_KINDS
+from bot.store.identities import INPUT_CHANNEL_KINDS, SENDER_SEPARATOR
 
 MAX_MESSAGE_CHARS = int(os.environ.get("TANDEM_MAX_MESSAGE_CHARS", "4000"))
 MAX_SENDER_CHARS = 128
@@ -25,12 +25,17 @@ class InvalidInput(ValueError):
 
 
 def clean_sender(value: Any) -> str:
-    """A sender id: a string (or integer) of letters, digits and . @ : + - _, at most 128 characters."""
+    """A sender id: a string (or integer) of letters, digits and . @ : + - _, at most 128 characters.
+
+    Ids such as 'telegram:100000001' belong to identity-bearing channels and are refused with 403.
+    """
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidInput("'sender' is required: a string id of 1-128 characters")
     sender = str(value).strip()
     if not SENDER_PATTERN.fullmatch(sender):
         raise InvalidInput("'sender' may hold only letters, digits and . @ : + - _ (1-128 characters)")
+    if sender.partition(SENDER_SEPARATOR)[0] in INPUT_CHANNEL_KINDS and SENDER_SEPARATOR in sender:
+        raise InvalidInput(f"'sender' {sender!r} names a conversation of another channel", status=403)
     return sender
 
 

@@ -24,6 +24,7 @@ from bot.store.queries import CustomerView, customer_by_identity
 INPUT_CHANNEL_KINDS = {"slack": "slack", "telegram": "telegram", "voice": "phone", "twilio_voice": "phone"}
 IDENTITY_INPUT_CHANNELS = {"slack": frozenset({"slack"}), "telegram": frozenset({"telegram"}),
                            "phone": frozenset({"voice", "twilio_voice"})}
+SENDER_SEPARATOR = ":"  # identity-bearing channels name conversations "<input channel>:<external id>"
 WEB_CHANNELS = frozenset({"socketio", "rest"})  # random sender ids: known only through a login or a code
 WEB = "web"
 LOGIN_TOKEN_KEY = "login_token"  # where the web widget puts the shop's token in the message metadata
@@ -109,8 +110,23 @@ def channel_id(input_channel: str | None, sender_id: str, metadata: Mapping[str,
     if email is not None:
         return ChannelId("email", email)
     kind = INPUT_CHANNEL_KINDS.get(input_channel or "") or (WEB if input_channel in WEB_CHANNELS else None)
-    value = normalized_id(kind, sender_id) if kind else None
+    raw = external_id(input_channel, sender_id) if kind in IDENTITY_INPUT_CHANNELS else sender_id
+    value = normalized_id(kind, raw) if kind and raw is not None else None
     return ChannelId(kind, value) if kind and value else None
+
+
+def channel_sender(input_channel: str, external: str) -> str:
+    """The Rasa sender id of a Slack, Telegram or phone conversation: 'telegram:100000001'.
+
+    The prefix keeps these conversations apart from web chats, whose clients choose their own ids.
+    """
+    return f"{input_channel}{SENDER_SEPARATOR}{external}"
+
+
+def external_id(input_channel: str | None, sender_id: str) -> str | None:
+    """The channel's own id inside a `channel_sender` id; None when the prefix is not that channel's."""
+    prefix = f"{input_channel}{SENDER_SEPARATOR}"
+    return sender_id[len(prefix):] if input_channel and sender_id.startswith(prefix) else None
 
 
 def normalized_id(kind: str, value: Any) -> str | None:
@@ -168,7 +184,7 @@ def link_conversation(s: Session, sender_id: str, customer_id: int, now: datetim
 class Senders:
     """The Rasa sender ids whose sessions may be a customer's (bot/history.py decides per session)."""
 
-    by_identity: Mapping[str, frozenset[str]]  # sender id -> the input channels it is verified on
+    by_identity: Mapping[str, frozenset[str]]  # sender id -> the input channel it is verified on
     linked: frozenset[str]  # conversations in which the customer was identified
 
     @property
@@ -182,8 +198,8 @@ def customer_senders(s: Session, customer_id: int) -> Senders:
         Identity.customer_id == customer_id, Identity.verified.is_(True),
         Identity.channel.in_(tuple(IDENTITY_INPUT_CHANNELS))))
     by_identity: dict[str, frozenset[str]] = {}
-    for channel, external_id in identities:
-        channels = IDENTITY_INPUT_CHANNELS[channel]
-        by_identity[external_id] = by_identity.get(external_id, frozenset()) | channels
+    for channel, external in identities:
+        for input_channel in IDENTITY_INPUT_CHANNELS[channel]:
+            by_identity[channel_sender(input_channel, external)] = frozenset({input_channel})
     linked = s.execute(select(ConversationLink.sender_id).where(ConversationLink.customer_id == customer_id))
     return Senders(by_identity, frozenset(linked.scalars()))

@@ -40,7 +40,7 @@ def store_digest(bot: Bot) -> str:
     (json.dumps({"sender": "../../etc/passwd", "message": "hi"}).encode(), 400, "may hold only"),
     (json.dumps({"sender": "x", "message": "hi", "metadata": [1]}).encode(), 400, "metadata"),
     (json.dumps({"sender": "x", "message": "hi", "input_channel": "<b>"}).encode(), 400, "input_channel"),
-    # posing as Alex's Telegram chat over REST would reach his verified identity
+    # claiming a connector's input channel over REST: the sender id would name a channel identity
     (json.dumps({"sender": "100000001", "message": "hi", "input_channel": "telegram"}).encode(), 403,
      "only comes through its own connector"),
     (json.dumps({"sender": "x", "message": "a" * 100_000}).encode(), 413, "longer than"),
@@ -49,6 +49,15 @@ def test_malformed_requests_get_a_clear_error(bot: Bot, body: bytes, status: int
     got_status, answer = bot.post(body)
     assert got_status == status
     assert error in answer["error"]
+
+
+def test_a_rest_client_cannot_post_into_a_telegram_conversation(bot: Bot) -> None:
+    """Alex's Telegram chat is 'telegram:100000001': posting as it would reach his verified identity."""
+    before = bot.events("telegram:100000001")
+    status, answer = bot.post(json.dumps({"sender": "telegram:100000001", "message": "hi"}).encode())
+    assert status == 403
+    assert answer["error"] == "'sender' 'telegram:100000001' names a conversation of another channel"
+    assert bot.events("telegram:100000001") == before
 
 
 def test_a_100_kb_message_loses_nothing_and_the_server_keeps_answering(bot: Bot) -> None:

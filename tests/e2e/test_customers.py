@@ -25,7 +25,7 @@ def logged_in(email: str) -> dict:
 def test_a_returning_customer_on_a_second_channel_is_greeted_with_their_history(bot: Bot) -> None:
     two_days_ago = datetime.combine(date.today() - timedelta(days=2), time(9, 30))
     earlier = RasaTrackerStore(bot.settings.tracker_db)  # Alex's Telegram chat, as Rasa stored it
-    earlier.save("100000001", talk(two_days_ago, "get_refund", channel="telegram", order_id=10002))
+    earlier.save("telegram:100000001", talk(two_days_ago, "get_refund", channel="telegram", order_id=10002))
     earlier.close()
     reply = texts(bot.say("e2e-web-alex", "hello", **logged_in(ALEX)))
     assert "Welcome back, Alex!" in reply

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 3, 2, 12, 0)  # SMALL_TODAY, a Monday
 ALEX = "alex.morgan@example.com"
+ALEX_TELEGRAM, ALEX_SLACK = "telegram:100000001", "slack:U0ALEXMORG"
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +35,9 @@ def pg(pg_engine):
     url = pg_engine.url.render_as_string(hide_password=False)
     rasa = SQLTrackerStore(domain(), dialect="postgresql", host=url, db=pg_engine.url.database)
     conversations = {
-        "100000001": talk(datetime(2026, 2, 25, 10), "get_refund", channel="telegram", order_id=10002,
-                          customer_id=1),
-        "U0ALEXMORG": talk(datetime(2026, 2, 20, 10), "track_order", channel="slack", order_id=10001),
+        ALEX_TELEGRAM: talk(datetime(2026, 2, 25, 10), "get_refund", channel="telegram", order_id=10002,
+                            customer_id=1),
+        ALEX_SLACK: talk(datetime(2026, 2, 20, 10), "track_order", channel="slack", order_id=10001),
         "web-alex": talk(datetime(2026, 2, 27, 16), "check_invoice", channel="socketio", customer_id=1),
     }
     for sender_id, events in conversations.items():
@@ -53,12 +54,12 @@ def pg(pg_engine):
 
 def test_events_read_back_from_postgres_read_only(pg) -> None:
     _, tracker = pg
-    found = read_events(tracker, ["100000001", "U0ALEXMORG", "nobody", "'; DROP TABLE events; --"])
-    assert sorted(found) == ["100000001", "U0ALEXMORG"]
-    (said,) = [e for e in found["100000001"] if e["event"] == "user"]
+    found = read_events(tracker, [ALEX_TELEGRAM, ALEX_SLACK, "nobody", "'; DROP TABLE events; --"])
+    assert sorted(found) == [ALEX_SLACK, ALEX_TELEGRAM]
+    (said,) = [e for e in found[ALEX_TELEGRAM] if e["event"] == "user"]
     assert said["parse_data"]["intent"]["name"] == "get_refund" and said["input_channel"] == "telegram"
-    recent = read_events(tracker, ["100000001", "U0ALEXMORG"], since=datetime(2026, 2, 24))
-    assert list(recent) == ["100000001"]
+    recent = read_events(tracker, [ALEX_TELEGRAM, ALEX_SLACK], since=datetime(2026, 2, 24))
+    assert list(recent) == [ALEX_TELEGRAM]
     with tracker.connect() as conn, pytest.raises(InternalError, match="read-only"):
         conn.exec_driver_sql("DELETE FROM events")
 
@@ -69,7 +70,7 @@ def test_the_history_on_postgres(pg) -> None:
         history = timeline(s, tracker, 1, now=NOW)
         text = recent_timeline_text(s, 1, now=NOW, tracker=tracker)
     talks = [e.session.sender_id for e in history.entries if e.session is not None]
-    assert talks == ["web-alex", "100000001", "U0ALEXMORG"] and history.conversations_complete
+    assert talks == ["web-alex", ALEX_TELEGRAM, ALEX_SLACK] and history.conversations_complete
     assert "refund of €25.00 for order 10002 was approved" in text
     with session_scope(store) as s:
         telegram_only = timeline(s, tracker, 1, now=datetime(2026, 2, 26, 12))
@@ -79,7 +80,7 @@ def test_the_history_on_postgres(pg) -> None:
 
 def test_codes_on_postgres(pg) -> None:
     store, _ = pg
-    requester = ChannelId("telegram", "555000111")
+    requester, sender_id = ChannelId("telegram", "555000111"), "telegram:555000111"
     with session_scope(store) as s:
         assert verification.request_code(s, requester, ALEX, NOW)
     with session_scope(store) as s:
@@ -87,9 +88,9 @@ def test_codes_on_postgres(pg) -> None:
     code = body.split(" is ")[1][:6]
     wrong = "000000" if code != "000000" else "111111"
     with session_scope(store) as s:
-        assert verification.confirm_code(s, requester, wrong, sender_id="555000111", now=NOW).tries_left == 4
+        assert verification.confirm_code(s, requester, wrong, sender_id=sender_id, now=NOW).tries_left == 4
     with session_scope(store) as s:
-        result = verification.confirm_code(s, requester, code, sender_id="555000111",
+        result = verification.confirm_code(s, requester, code, sender_id=sender_id,
                                            now=NOW + timedelta(minutes=1))
         assert result == verification.Confirmation("ok", 1)
         assert identities.resolve(s, requester).id == 1

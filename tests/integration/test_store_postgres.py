@@ -108,7 +108,7 @@ def test_seeding_again_does_nothing(pg):
 def _refund_and_ticket(pg) -> tuple[int, int]:
     with session_scope(pg) as s:
         _, refund = q.request_refund(s, 10002, ALEX, None, "changed my mind", NOW)
-        ticket = tickets.create_ticket(s, sender_id="tg-100000001", channel="telegram", reasons=[],
+        ticket = tickets.create_ticket(s, sender_id="telegram:100000001", channel="telegram", reasons=[],
                                        summary="refund taking too long", now=NOW)
     return refund.id, ticket.id
 

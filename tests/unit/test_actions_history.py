@@ -30,6 +30,7 @@ NOW = datetime.combine(date.today(), time(12, 0))
 THREE_DAYS_AGO = datetime.combine(date.today() - timedelta(days=3), time(10, 0))
 SECRET = "shop-secret"
 ALEX = "alex.morgan@example.com"
+ALEX_TELEGRAM, ALEX_SLACK = "telegram:100000001", "slack:U0ALEXMORG"
 UNKNOWN = ("I can't see earlier conversations here because this chat isn't linked to a customer account yet. "
            "Tell me the order number or what it was about, or say \"link my account\" and I'll email you a "
            "code to link it.")
@@ -43,15 +44,15 @@ ACTIONS = (ActionSessionStart, ActionPreviousContact, ActionResumePreviousContac
 def rasa_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RasaTrackerStore]:
     """The tracker store the actions read (TANDEM_TRACKER_DB), with Alex's refund talk on Telegram."""
     tracker_store = RasaTrackerStore(tmp_path / "tracker.db")
-    tracker_store.save("100000001", talk(THREE_DAYS_AGO, "get_refund", channel="telegram", order_id=10002,
-                                         customer_id=1))
+    tracker_store.save(ALEX_TELEGRAM, talk(THREE_DAYS_AGO, "get_refund", channel="telegram", order_id=10002,
+                                           customer_id=1))
     monkeypatch.setenv("TANDEM_TRACKER_DB", str(tracker_store.path))
     monkeypatch.setenv("TANDEM_WEBCHAT_SECRET", SECRET)
     yield tracker_store
     tracker_store.close()
 
 
-def chat(channel: str = "telegram", sender: str = "100000001", *, intent: str = "previous_contact",
+def chat(channel: str = "telegram", sender: str = ALEX_TELEGRAM, *, intent: str = "previous_contact",
          slots: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
          earlier: list[dict[str, Any]] | None = None) -> Tracker:
     """A conversation whose latest message came on `channel` from `sender`, with `metadata`."""
@@ -101,7 +102,7 @@ def test_a_returning_customer_is_identified_and_greeted_with_their_last_contact(
     earlier = [*talk(THREE_DAYS_AGO, "get_refund", channel="telegram", order_id=10002, customer_id=1),
                {"event": "slot", "timestamp": None, "name": "email", "value": ALEX},
                {"event": "slot", "timestamp": None, "name": "customer_id", "value": 5.0}]
-    messages, events = run_action(ActionSessionStart(), session_start("100000001", earlier=earlier))
+    messages, events = run_action(ActionSessionStart(), session_start(ALEX_TELEGRAM, earlier=earlier))
     assert said(messages) == (f"Welcome back, Alex! Last {THREE_DAYS_AGO:%A} on Telegram you asked about a "
                               "refund for order 10002.")
     assert events[0] == SessionStarted() and events[-1] == ActionExecuted("action_listen")
@@ -140,7 +141,7 @@ def test_a_forged_login_identifies_nobody(store, rasa_store, run_action) -> None
 
 def test_the_session_starts_even_when_the_store_is_down(store_down, rasa_store, run_action) -> None:
     earlier = talk(THREE_DAYS_AGO, "greet", channel="telegram")
-    messages, events = run_action(ActionSessionStart(), session_start("100000001", earlier=earlier))
+    messages, events = run_action(ActionSessionStart(), session_start(ALEX_TELEGRAM, earlier=earlier))
     assert messages == []
     assert events[0] == SessionStarted() and events[-1] == ActionExecuted("action_listen")
     assert slot_events(events)["customer_id"] is None
@@ -167,8 +168,10 @@ def test_a_login_in_the_middle_of_a_web_chat_links_it(store, rasa_store, run_act
     assert store.rows("SELECT sender_id, customer_id FROM conversation_links") == [("web-9", 1)]
 
 
-@pytest.mark.parametrize(("channel", "sender"), [("socketio", "3f9c2a1b"), ("socketio", "100000001"),
-                                                 ("whatsapp", "+447700900001"), ("telegram", "-100123")])
+@pytest.mark.parametrize(("channel", "sender"), [
+    ("socketio", "3f9c2a1b"), ("socketio", ALEX_TELEGRAM),  # a web chat that took Alex's Telegram chat id
+    ("whatsapp", "+447700900001"), ("telegram", "telegram:-100123"),  # a group chat
+])
 def test_previous_contact_of_an_unknown_customer_offers_to_link(store, rasa_store, run_action, channel,
                                                                 sender) -> None:
     messages, events = run_action(ActionPreviousContact(), chat(channel, sender))
@@ -177,8 +180,9 @@ def test_previous_contact_of_an_unknown_customer_offers_to_link(store, rasa_stor
 
 
 def test_an_unverified_telegram_id_learns_nothing_of_anyone(store, rasa_store, run_action, said) -> None:
-    (b_telegram,), = store.rows("SELECT external_id FROM identities WHERE channel = 'telegram' "
-                                "AND NOT verified ORDER BY id LIMIT 1")
+    (b_chat,), = store.rows("SELECT external_id FROM identities WHERE channel = 'telegram' "
+                            "AND NOT verified ORDER BY id LIMIT 1")
+    b_telegram = f"telegram:{b_chat}"
     rasa_store.save(b_telegram, talk(THREE_DAYS_AGO, "track_order", channel="telegram", order_id=10001))
     messages, events = run_action(ActionPreviousContact(), chat(sender=b_telegram))
     assert said(messages) == UNKNOWN and events == []
@@ -187,11 +191,11 @@ def test_an_unverified_telegram_id_learns_nothing_of_anyone(store, rasa_store, r
 
 
 def test_previous_contact_without_earlier_conversations(store, rasa_store, run_action, said) -> None:
-    messages, _ = run_action(ActionPreviousContact(), chat("slack", "U0ALEXMORG", slots={}))
+    messages, _ = run_action(ActionPreviousContact(), chat("slack", ALEX_SLACK, slots={}))
     assert said(messages).startswith(f"Last {THREE_DAYS_AGO:%A} on Telegram")  # Alex's, seen on Slack
     phone_of_2 = store.value("SELECT external_id FROM identities WHERE customer_id = 2 AND channel = 'phone' "
                              "AND verified")
-    messages, events = run_action(ActionPreviousContact(), chat("twilio_voice", phone_of_2))
+    messages, events = run_action(ActionPreviousContact(), chat("twilio_voice", f"twilio_voice:{phone_of_2}"))
     assert said(messages) == ("I don't see an earlier conversation with you in the last 90 days. Tell me the "
                               "order number or what it was about and I'll pick it up from there.")
     assert slot_events(events)["customer_id"] == 2.0
@@ -216,15 +220,16 @@ def test_yes_picks_up_the_earlier_order(store, rasa_store, run_action, said) -> 
 
 def test_yes_without_an_order_of_the_customer(store, rasa_store, run_action, said) -> None:
     yesterday = NOW - timedelta(days=1)
-    rasa_store.save("U0ALEXMORG", talk(yesterday, "track_order", channel="slack", order_id=10999))
-    messages, events = run_action(ActionResumePreviousContact(), chat("slack", "U0ALEXMORG", intent="affirm"))
+    rasa_store.save(ALEX_SLACK, talk(yesterday, "track_order", channel="slack", order_id=10999))
+    messages, events = run_action(ActionResumePreviousContact(), chat("slack", ALEX_SLACK, intent="affirm"))
     assert said(messages) == "OK. Tell me what you need and I'll pick it up from there." and events == []
 
 
 # --- linking by code ------------------------------------------------------------------------
 
 
-NEW_TELEGRAM = "555000111"
+NEW_TELEGRAM_ID = "555000111"
+NEW_TELEGRAM = f"telegram:{NEW_TELEGRAM_ID}"
 
 
 def code_in_outbox(store) -> str:
@@ -240,7 +245,7 @@ def test_starting_afresh_forgets_the_last_attempt(run_action) -> None:
 @pytest.mark.parametrize(("channel", "sender", "asks"), [
     ("telegram", NEW_TELEGRAM, ["link_email", "verification_code"]),
     ("socketio", "3f9c2a1b", ["link_email", "verification_code"]),
-    ("telegram", "100000001", []),  # linked already
+    ("telegram", ALEX_TELEGRAM, []),  # linked already
     ("whatsapp", "+447700900001", []),  # cannot be linked
 ])
 def test_the_form_asks_only_when_there_is_something_to_link(store, rasa_store, domain, channel, sender,
@@ -278,7 +283,7 @@ def test_linking_a_telegram_chat_by_code(store, rasa_store, domain, run_action, 
     slots, texts = validate("verification_code", code_in_outbox(store), tracker, domain)
     assert slots == {"verification_code": "verified", "customer_id": 1.0} and texts == []
     assert store.rows("SELECT customer_id, verified FROM identities WHERE channel = 'telegram' "
-                      "AND external_id = :e", e=NEW_TELEGRAM) == [(1, 1)]
+                      "AND external_id = :e", e=NEW_TELEGRAM_ID) == [(1, 1)]
     done = chat("telegram", NEW_TELEGRAM, intent="inform", slots={**slots, "link_email": ALEX})
     messages, events = run_action(ActionLinkAccount(), done)
     assert said(messages) == ("Thanks, Alex: this chat is now linked to your customer account, so I can see "
@@ -323,7 +328,7 @@ def test_the_form_reports_a_store_that_is_down(store_down, rasa_store, domain) -
 
 
 def test_after_the_form_already_linked_or_not_linkable(store, rasa_store, run_action, said) -> None:
-    messages, events = run_action(ActionLinkAccount(), chat("slack", "U0ALEXMORG"))
+    messages, events = run_action(ActionLinkAccount(), chat("slack", ALEX_SLACK))
     assert said(messages) == "This chat is already linked to your customer account (a***n@example.com)."
     assert slot_events(events)["customer_id"] == 1.0
     messages, events = run_action(ActionLinkAccount(), chat("whatsapp", "+447700900001"))

@@ -147,8 +147,8 @@ def conversation() -> Events:
 
 
 def test_summary_of_a_conversation() -> None:
-    s = summarize(conversation(), sender_id="100000001", now=LATER)
-    assert (s.sender_id, s.channel, s.turns, s.fallbacks) == ("100000001", "telegram", 4, 1)
+    s = summarize(conversation(), sender_id="telegram:100000001", now=LATER)
+    assert (s.sender_id, s.channel, s.turns, s.fallbacks) == ("telegram:100000001", "telegram", 4, 1)
     assert s.outcome == "escalated"
     assert s.started == datetime(2026, 3, 2, 9, 0) and s.ended == datetime(2026, 3, 2, 9, 4, 1)
     assert s.intents == ("greet", "get_refund", "nlu_fallback", "complaint")
@@ -160,7 +160,7 @@ def test_summary_of_a_conversation() -> None:
 
 
 def test_describe_is_one_line_for_agents() -> None:
-    line = describe(summarize(conversation(), sender_id="100000001", now=LATER))
+    line = describe(summarize(conversation(), sender_id="telegram:100000001", now=LATER))
     assert line == ("2026-03-02 09:00 UTC, Telegram: get refund, complaint (order 10231, 10400); "
                     "escalated after 4 turns, mood neutral → anger")
     bare = describe(summarize([*start(0)], sender_id="x", now=LATER))

@@ -20,6 +20,8 @@ from tests.unit.tracker_store import RasaTrackerStore, talk, ts
 
 NOW = datetime.combine(date.today(), time(12, 0))  # the seeded store is anchored on today
 UNREACHABLE = "postgresql://postgres@127.0.0.1:1/nothing"
+ALEX_TELEGRAM, ALEX_SLACK = "telegram:100000001", "slack:U0ALEXMORG"
+ALEX_PHONE = "twilio_voice:+447700900001"
 
 
 def days_ago(days: float, hour: int = 10) -> datetime:
@@ -34,8 +36,11 @@ def tracker(tmp_path: Path) -> Iterator[RasaTrackerStore]:
 
 
 def unverified_telegram(store) -> tuple[str, int]:
-    return store.rows("SELECT external_id, customer_id FROM identities WHERE channel = 'telegram' "
-                      "AND NOT verified AND customer_id != 1 ORDER BY id LIMIT 1")[0]
+    """B's unverified Telegram chat: (sender id, customer id)."""
+    external, customer_id = store.rows("SELECT external_id, customer_id FROM identities WHERE "
+                                       "channel = 'telegram' AND NOT verified AND customer_id != 1 "
+                                       "ORDER BY id LIMIT 1")[0]
+    return identities.channel_sender("telegram", external), customer_id
 
 
 def alex_everywhere(store, tracker: RasaTrackerStore) -> str:
@@ -44,13 +49,13 @@ def alex_everywhere(store, tracker: RasaTrackerStore) -> str:
     with session_scope(store.engine) as s:
         identities.link_conversation(s, "web-alex", 1, days_ago(8))
         identities.link_conversation(s, "web-shared", 1, days_ago(20))
-    tracker.save("100000001", talk(days_ago(5), "get_refund", channel="telegram", order_id=10002,
-                                   customer_id=1))
-    tracker.save("U0ALEXMORG", talk(days_ago(12), "track_order", channel="slack", order_id=10001))
+    tracker.save(ALEX_TELEGRAM, talk(days_ago(5), "get_refund", channel="telegram", order_id=10002,
+                                     customer_id=1))
+    tracker.save(ALEX_SLACK, talk(days_ago(12), "track_order", channel="slack", order_id=10001))
     tracker.save("web-alex", talk(days_ago(8), "check_invoice", channel="socketio", order_id=10002,
                                   customer_id=1))
     tracker.save("web-shared", talk(days_ago(20), "complaint", channel="socketio", customer_id=b_id))
-    tracker.save("+447700900001", talk(days_ago(200), "delivery_period", channel="twilio_voice"))  # too old
+    tracker.save(ALEX_PHONE, talk(days_ago(200), "delivery_period", channel="twilio_voice"))  # too old
     tracker.save(b_telegram, talk(days_ago(1), "cancel_order", channel="telegram", order_id=10001))
     return b_telegram
 
@@ -65,42 +70,41 @@ def approve_refund(store, order_id: int, requested: datetime, approved: datetime
 
 
 def test_read_events_reads_what_rasa_wrote(tracker) -> None:
-    tracker.save("100000001", talk(days_ago(5), "get_refund", channel="telegram", order_id=10002))
-    tracker.save("U0ALEXMORG", talk(days_ago(1), "track_order", channel="slack"))
+    tracker.save(ALEX_TELEGRAM, talk(days_ago(5), "get_refund", channel="telegram", order_id=10002))
+    tracker.save(ALEX_SLACK, talk(days_ago(1), "track_order", channel="slack"))
     engine = tracker_engine(tracker.path)
-    found = read_events(engine, ["100000001", "nobody", "x'); DROP TABLE events; --"])
-    assert list(found) == ["100000001"]
-    events = found["100000001"]
+    found = read_events(engine, [ALEX_TELEGRAM, "nobody", "x'); DROP TABLE events; --"])
+    assert list(found) == [ALEX_TELEGRAM]
+    events = found[ALEX_TELEGRAM]
     assert [e["event"] for e in events][:4] == ["action", "session_started", "action", "user"]
     assert events[3]["parse_data"]["intent"]["name"] == "get_refund"
     assert events[3]["input_channel"] == "telegram"
-    assert read_events(engine, ["100000001", "U0ALEXMORG"], since=days_ago(2)).keys() == {"U0ALEXMORG"}
+    assert read_events(engine, [ALEX_TELEGRAM, ALEX_SLACK], since=days_ago(2)).keys() == {ALEX_SLACK}
     assert read_events(engine, []) == {}
-    assert len(read_events(engine, ["U0ALEXMORG"])["U0ALEXMORG"]) == 7  # the table is intact
+    assert len(read_events(engine, [ALEX_SLACK])[ALEX_SLACK]) == 7  # the table is intact
 
 
 def test_read_events_is_read_only(tracker) -> None:
-    tracker.save("100000001", talk(days_ago(5), "greet", channel="telegram"))
+    tracker.save(ALEX_TELEGRAM, talk(days_ago(5), "greet", channel="telegram"))
     with tracker_engine(tracker.path).connect() as conn, pytest.raises(OperationalError, match="readonly"):
         conn.exec_driver_sql("DELETE FROM events")
 
 
 def test_no_tracker_store_yet_reads_as_empty(tmp_path) -> None:
     missing = tmp_path / "not-yet" / "tracker.db"
-    assert read_events(tracker_engine(missing), ["100000001"]) == {}
+    assert read_events(tracker_engine(missing), [ALEX_TELEGRAM]) == {}
     assert not missing.exists()
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    assert read_events(tracker_engine(empty), ["100000001"]) == {}
+    assert read_events(tracker_engine(empty), [ALEX_TELEGRAM]) == {}
 
 
 def test_rows_that_are_not_json_objects_are_skipped(tracker) -> None:
-    tracker.save("100000001", talk(days_ago(5), "greet", channel="telegram"))
+    tracker.save(ALEX_TELEGRAM, talk(days_ago(5), "greet", channel="telegram"))
     with sqlite3.connect(tracker.path) as conn:
         conn.executemany("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES (?, ?, ?, ?)",
-                         [("100000001", "user", ts(NOW), "{not json"), ("100000001", "user", ts(NOW), "[1]"),
-                          ("100000001", "user", ts(NOW), None)])
-    assert len(read_events(tracker_engine(tracker.path), ["100000001"])["100000001"]) == 7
+                         [(ALEX_TELEGRAM, "user", ts(NOW), data) for data in ("{not json", "[1]", None)])
+    assert len(read_events(tracker_engine(tracker.path), [ALEX_TELEGRAM])[ALEX_TELEGRAM]) == 7
 
 
 # --- whose conversations ------------------------------------------------------------------
@@ -115,16 +119,16 @@ def test_the_customers_conversations_on_every_channel_and_nobody_elses(store, tr
         _, b_id = unverified_telegram(store)
         b = history.customer_conversations(s, engine, b_id, now=NOW, since=NOW - timedelta(days=90))
     assert [(t.sender_id, t.channel, t.topics) for t in alex] == [
-        ("100000001", "telegram", ("get_refund",)),
+        (ALEX_TELEGRAM, "telegram", ("get_refund",)),
         ("web-alex", "socketio", ("check_invoice",)),
-        ("U0ALEXMORG", "slack", ("track_order",)),
+        (ALEX_SLACK, "slack", ("track_order",)),
     ]
     assert all(t.sender_id != b_telegram for t in alex) and b == []  # an unverified id joins nobody
 
 
 def test_a_web_chat_on_another_channels_sender_id_is_not_the_customers(store, tracker) -> None:
     """A web client that picks Alex's Telegram chat id as its sender id does not join Alex's history."""
-    tracker.save("100000001", talk(days_ago(2), "complaint", channel="socketio"))
+    tracker.save(ALEX_TELEGRAM, talk(days_ago(2), "complaint", channel="socketio"))
     with session_scope(store.engine) as s:
         found = history.customer_conversations(s, tracker_engine(tracker.path), 1, now=NOW,
                                                since=NOW - timedelta(days=90))
@@ -138,7 +142,7 @@ def test_the_timeline_merges_both_stores_newest_first(store, tracker) -> None:
     alex_everywhere(store, tracker)
     approve_refund(store, 10002, days_ago(4), days_ago(3))
     with session_scope(store.engine) as s:
-        s.add(HandoffTicket(sender_id="100000001", channel="telegram", customer_id=1, reason="complaint",
+        s.add(HandoffTicket(sender_id=ALEX_TELEGRAM, channel="telegram", customer_id=1, reason="complaint",
                             priority=2, summary="-", status="closed", created_at=days_ago(6)))
         entries = timeline(s, tracker_engine(tracker.path), 1, now=NOW).entries
     times = [e.at for e in entries]
@@ -174,16 +178,16 @@ def test_the_timeline_ends_at_now(store, tracker) -> None:
 
 
 @pytest.mark.parametrize(("name", "sender", "conversation", "expected"), [
-    ("the order moved on since", "U0ALEXMORG",
+    ("the order moved on since", ALEX_SLACK,
      talk(days_ago(3), "track_order", channel="slack", order_id=10001),
      "on Slack you asked about the delivery of order 10001; it was shipped yesterday."),
-    ("handed over, nothing since", "100000001",
+    ("handed over, nothing since", ALEX_TELEGRAM,
      talk(days_ago(0, 9), "complaint", channel="telegram",
           extra=[{"event": "action", "name": "action_handoff_to_human"}]),
      "on Telegram you made a complaint and we passed it to our team."),
-    ("no topic, no order", "+447700900001", talk(days_ago(2), "greet", channel="twilio_voice"),
+    ("no topic, no order", ALEX_PHONE, talk(days_ago(2), "greet", channel="twilio_voice"),
      "on the phone you got in touch with us."),
-    ("an order that is not the customer's: no news of it", "U0ALEXMORG",
+    ("an order that is not the customer's: no news of it", ALEX_SLACK,
      talk(days_ago(3), "track_refund", channel="slack", order_id=10999),
      "on Slack you asked about the refund for order 10999."),
 ])
@@ -230,7 +234,7 @@ def test_recent_timeline_for_a_ticket(store, tracker) -> None:
 
 
 def test_recent_timeline_stays_within_its_window(store, tracker) -> None:
-    tracker.save("U0ALEXMORG", talk(days_ago(12), "track_order", channel="slack", order_id=10001))
+    tracker.save(ALEX_SLACK, talk(days_ago(12), "track_order", channel="slack", order_id=10001))
     with session_scope(store.engine) as s:
         week = recent_timeline_text(s, 1, now=NOW, tracker=tracker_engine(tracker.path),
                                     window=timedelta(days=7))

@@ -28,15 +28,18 @@ def token(email: str = ALEX, secret: str = SECRET, now: datetime = NOW, hours: f
 
 
 @pytest.mark.parametrize(("channel", "sender", "metadata", "expected"), [
-    ("slack", "U0ALEXMORG", None, ChannelId("slack", "U0ALEXMORG")),
-    ("slack", "u0alexmorg", None, None),
-    ("telegram", "100000001", {}, ChannelId("telegram", "100000001")),
-    ("telegram", "-1001234567", {}, None),  # a group chat is nobody's identity
-    ("telegram", "1; DROP TABLE identities", {}, None),
-    ("twilio_voice", "+44 7700 900001", None, ChannelId("phone", "+447700900001")),
-    ("voice", "0044 (7700) 900-001", None, ChannelId("phone", "+447700900001")),
-    ("voice", "07700900001", None, None),  # no country code: not E.164
-    ("voice", "anonymous", None, None),
+    ("slack", "slack:U0ALEXMORG", None, ChannelId("slack", "U0ALEXMORG")),
+    ("slack", "slack:u0alexmorg", None, None),
+    ("telegram", "telegram:100000001", {}, ChannelId("telegram", "100000001")),
+    ("telegram", "telegram:-1001234567", {}, None),  # a group chat is nobody's identity
+    ("telegram", "telegram:1; DROP TABLE identities", {}, None),
+    ("twilio_voice", "twilio_voice:+44 7700 900001", None, ChannelId("phone", "+447700900001")),
+    ("voice", "voice:0044 (7700) 900-001", None, ChannelId("phone", "+447700900001")),
+    ("voice", "voice:07700900001", None, None),  # no country code: not E.164
+    ("voice", "voice:anonymous", None, None),
+    ("telegram", "100000001", {}, None),  # without its channel's prefix an id names nobody
+    ("telegram", "slack:U0ALEXMORG", {}, None),  # another channel's conversation
+    ("voice", "twilio_voice:+447700900001", None, None),
     ("socketio", "3f9c2a1b", None, ChannelId("web", "3f9c2a1b")),
     ("rest", "web-42", {"login_token": "forged"}, ChannelId("web", "web-42")),
     ("socketio", "3f9c2a1b", {"login_token": "TOKEN"}, ChannelId("email", ALEX)),
@@ -50,9 +53,35 @@ def test_channel_id_per_rasa_channel(channel, sender, metadata, expected) -> Non
     assert channel_id(channel, sender, metadata, secret=SECRET, now=NOW) == expected
 
 
+@pytest.mark.parametrize(("channel", "external", "sender"), [
+    ("telegram", "100000001", "telegram:100000001"),
+    ("slack", "U0ALEXMORG", "slack:U0ALEXMORG"),
+    ("twilio_voice", "+447700900001", "twilio_voice:+447700900001"),
+    ("voice", "+447700900001", "voice:+447700900001"),
+])
+def test_a_channel_sender_id_holds_the_channels_own_id(channel, external, sender) -> None:
+    assert identities.channel_sender(channel, external) == sender
+    assert identities.external_id(channel, sender) == external
+
+
+@pytest.mark.parametrize(("channel", "sender"), [
+    ("telegram", "100000001"),  # no prefix
+    ("telegram", "slack:U0ALEXMORG"),
+    ("voice", "twilio_voice:+447700900001"),
+    ("twilio_voice", "voice:+447700900001"),
+    ("telegram", "telegram100000001"),
+    ("telegram", ":100000001"),
+    (None, "telegram:100000001"),
+    ("", ":100000001"),
+])
+def test_an_id_under_another_prefix_has_no_external_id(channel, sender) -> None:
+    assert identities.external_id(channel, sender) is None
+
+
 def test_a_login_token_identifies_on_any_channel_but_only_with_the_secret() -> None:
     metadata = {"login_token": token()}
-    assert channel_id("telegram", "100000002", metadata, secret=SECRET, now=NOW) == ChannelId("email", ALEX)
+    on_telegram = channel_id("telegram", "telegram:100000002", metadata, secret=SECRET, now=NOW)
+    assert on_telegram == ChannelId("email", ALEX)
     assert channel_id("socketio", "abc", metadata, secret=None, now=NOW) == ChannelId("web", "abc")
 
 
@@ -144,11 +173,13 @@ def test_the_customers_senders_are_verified_ids_and_linked_conversations(store, 
     identities.link_conversation(session, "web-1", 1, NOW)
     identities.link_conversation(session, "web-1", 1, NOW)  # once is enough
     senders = identities.customer_senders(session, 1)
-    assert senders.by_identity == {"U0ALEXMORG": {"slack"}, "100000001": {"telegram"},
-                                   "+447700900001": {"voice", "twilio_voice"}}
+    assert senders.by_identity == {"slack:U0ALEXMORG": {"slack"}, "telegram:100000001": {"telegram"},
+                                   "voice:+447700900001": {"voice"},
+                                   "twilio_voice:+447700900001": {"twilio_voice"}}
     assert senders.linked == {"web-1"} and "alex.morgan@example.com" not in senders.all
-    external_id, customer_id = unverified(store, "telegram")
-    assert external_id not in identities.customer_senders(session, customer_id).all
+    b_telegram, customer_id = unverified(store, "telegram")
+    b_senders = identities.customer_senders(session, customer_id)
+    assert identities.channel_sender("telegram", b_telegram) not in b_senders.all
 
 
 # --- codes ----------------------------------------------------------------------------------
@@ -165,7 +196,7 @@ def request(store, requester: ChannelId, email: str, now: datetime = NOW) -> boo
 
 
 def confirm(store, requester: ChannelId, code: str, now: datetime = NOW,
-            sender_id: str = "555000111") -> verification.Confirmation:
+            sender_id: str = "telegram:555000111") -> verification.Confirmation:
     with session_scope(store.engine) as s:
         return verification.confirm_code(s, requester, code, sender_id=sender_id, now=now)
 
