@@ -16,13 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.escalation import ESCALATION_SLOT, acknowledgement, bot_spoke_this_turn
-from bot.messages import render
+from bot.messages import VOICE_CHANNELS, render
 from bot.store.db import make_engine, session_scope
 
 logger = logging.getLogger(__name__)
 
 EventList = list[dict[str, Any]]
-VOICE_CHANNEL = "voice"
 
 
 @lru_cache(maxsize=1)
@@ -85,7 +84,7 @@ def say(dispatcher: CollectingDispatcher, tracker: Tracker, message_name: str, /
     opening = acknowledgement(tracker.get_slot(ESCALATION_SLOT), spoke)
     if opening:
         message["text"] = f"{render(opening, channel)['text']} {message['text']}"
-    if buttons and channel != VOICE_CHANNEL:
+    if buttons and channel not in VOICE_CHANNELS:
         message["buttons"] = buttons
     dispatcher.utter_message(**message)
 

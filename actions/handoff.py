@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
@@ -13,7 +14,10 @@ from sqlalchemy.orm import Session
 from actions.common import EventList, StoreAction, say
 from bot.escalation import ESCALATION_SLOT
 from bot.handoff import ticket_summary
+from bot.messages import VOICE_CHANNELS
 from bot.store import tickets
+
+TRANSFER_NUMBER_VARIABLE = "TANDEM_VOICE_TRANSFER_NUMBER"  # voice calls are put through to this line
 
 
 def escalation_of(tracker: Tracker) -> dict[str, Any]:
@@ -67,5 +71,38 @@ class ActionHandoffToHuman(StoreAction):
         if wait.minutes is None:
             say(dispatcher, tracker, "handoff_no_agents", ticket_id=ticket.id)
             return events
-        say(dispatcher, tracker, "handoff_waiting", ticket_id=ticket.id, wait=wait_text(wait))
+        transfer_to = os.environ.get(TRANSFER_NUMBER_VARIABLE, "")
+        if transfer_to and tracker.get_latest_input_channel() in VOICE_CHANNELS:
+            say(dispatcher, tracker, "handoff_transfer", ticket_id=ticket.id)
+            dispatcher.utter_message(json_message={"voice": {"transfer": transfer_to}})
+        else:
+            say(dispatcher, tracker, "handoff_waiting", ticket_id=ticket.id, wait=wait_text(wait))
         return events + [ConversationPaused()]
+
+
+class ActionHandedBack(Action):
+    """Run by the handoff relay when an agent hands the conversation back: the bot says it is back."""
+
+    def name(self) -> str:
+        return "action_handed_back"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+        say(dispatcher, tracker, "handed_back", agent=agent_name(tracker))
+        return []
+
+
+class ActionAskCsat(Action):
+    """Run by the handoff relay when an agent closes with a survey: ask for a 1-5 rating (`csat` slot)."""
+
+    def name(self) -> str:
+        return "action_ask_csat"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> EventList:
+        say(dispatcher, tracker, "ask_csat", agent=agent_name(tracker))
+        return []
+
+
+def agent_name(tracker: Tracker) -> str:
+    """Who from the team had the conversation (set by the relay); 'Our team' when unknown."""
+    name = tracker.get_slot("agent_name")
+    return name if isinstance(name, str) and name.strip() else "Our team"

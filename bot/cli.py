@@ -10,8 +10,12 @@ import sys
 from datetime import date, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 logger = logging.getLogger("tandem")
 
@@ -99,8 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--out", type=Path, default=None, help="write the ground truth as JSON here")
     simulate.set_defaults(handler=_simulate)
 
-    console = commands.add_parser("console", help="serve the web console (analytics dashboard at /analytics)")
+    console = commands.add_parser("console", help="serve the web console: handoff at /console, analytics "
+                                                  "at /analytics; or manage its agents")
     console.set_defaults(handler=_console)
+    console_commands = console.add_subparsers(dest="console_command")
+    add_agent = console_commands.add_parser("add-agent", help="create an agent's console account")
+    add_agent.add_argument("username")
+    add_agent.add_argument("--name", required=True, help="the name customers and colleagues see")
+    add_agent.add_argument("--role", choices=("agent", "lead"), default="agent")
+    add_agent.add_argument("--password-stdin", action="store_true",
+                           help="read the password from standard input instead of asking for it")
+    add_agent.set_defaults(handler=_add_agent)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -211,6 +224,31 @@ def _console(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _add_agent(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from bot.store import agents
+    from bot.store.db import create_schema, make_engine, session_scope
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    engine = make_engine(settings.db_url)
+    create_schema(engine)
+    try:
+        with session_scope(engine) as session:
+            agent = agents.create_agent(session, args.username, args.name, password, args.role)
+    except ValueError as error:
+        print(f"not added: {error}", file=sys.stderr)
+        return 2
+    print(f"added {agent.role} {agent.username} ({agent.display_name})")
+    return 0
+
+
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from bot.training import train_if_stale
 
@@ -242,13 +280,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.db_url)
     create_schema(engine)
     logger.info("Retail store: %s", seed_demo(engine))
+    first_login = _first_console_account(engine, settings)
     train_recommender_if_stale(engine, settings.models_dir)
     servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         servers.start(names=("actions", "rasa", "console"))
-        _print_endpoints(settings)
+        _print_endpoints(settings, first_login)
         return servers.wait()
     except KeyboardInterrupt:
         return 0
@@ -257,14 +296,30 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         servers.stop()
 
 
-def _print_endpoints(settings: Settings) -> None:
+def _first_console_account(engine: Engine, settings: Settings) -> str:
+    """Create the lead account `admin` when nobody can log in yet; where its password is written."""
+    from bot.store import agents
+    from bot.store.db import session_scope
+
+    path = settings.var_dir / "console-admin-password"
+    with session_scope(engine) as session:
+        password = agents.first_account(session)
+    if password is not None:
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+    return f"user admin, password in {path}" if path.exists() else "tandem console add-agent NAME --name ..."
+
+
+def _print_endpoints(settings: Settings, first_login: str) -> None:
     base = f"http://{settings.host}:{settings.rasa_port}"
+    console = f"http://{settings.host}:{settings.console_port}"
     print(
         "\nTandem is running (Ctrl-C stops everything):\n"
         f"  Rasa server     {base}  (REST: POST {base}/webhooks/rest/webhook, socket.io: {base}/socket.io)\n"
         f"  action server   http://127.0.0.1:{settings.action_port}/webhook\n"
-        f"  console         http://{settings.host}:{settings.console_port}/analytics  (analytics, refreshed "
-        "every minute)\n"
+        f"  agents' console {console}/console  ({first_login})\n"
+        f"  analytics       {console}/analytics  (refreshed every minute)\n"
+        f"  shop demo       {console}/shop  (the web chat widget)\n"
         f"  retail store    {settings.db_url}\n"
         f"  tracker store   sqlite:///{settings.tracker_db}\n"
         f"  try it:  curl -s {base}/webhooks/rest/webhook -H 'Content-Type: application/json' "

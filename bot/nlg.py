@@ -10,7 +10,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.escalation import ESCALATION_SLOT, acknowledgement, bot_spoke_this_turn
-from bot.messages import render
+from bot.messages import render, variant_channel
 
 
 class TandemNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
@@ -21,6 +21,7 @@ class TandemNaturalLanguageGenerator(TemplatedNaturalLanguageGenerator):
 
     async def generate(self, utter_action: str, tracker: DialogueStateTracker, output_channel: str,
                        **kwargs: Any) -> dict[str, Any] | None:
+        output_channel = variant_channel(output_channel)  # twilio_voice gets the `channel: voice` variants
         response = await super().generate(utter_action, tracker, output_channel, **kwargs)
         spoke = bot_spoke_this_turn([event.type_name for event in tracker.events])
         name = acknowledgement(tracker.get_slot(ESCALATION_SLOT), spoke)

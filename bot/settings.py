@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Channel credentials that credentials.yml reads as ${NAME}; unset ones reach Rasa as "" (channel off).
+CHANNEL_VARIABLES: tuple[str, ...] = (
+    "TANDEM_SLACK_TOKEN", "TANDEM_SLACK_SIGNING_SECRET", "TANDEM_SLACK_API_URL",
+    "TANDEM_TELEGRAM_TOKEN", "TANDEM_TELEGRAM_BOT_NAME", "TANDEM_TELEGRAM_WEBHOOK_URL",
+    "TANDEM_TELEGRAM_SECRET_TOKEN", "TANDEM_TELEGRAM_API_URL",
+    "TANDEM_TWILIO_ACCOUNT_SID", "TANDEM_TWILIO_AUTH_TOKEN", "TANDEM_TWILIO_NUMBER",
+    "TANDEM_TWILIO_WEBHOOK_URL",
+    "TANDEM_VOICE_SECRET", "TANDEM_VOICE_TRANSFER_NUMBER", "TANDEM_SOCKETIO_REDIS_URL",
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,13 @@ class Settings:
     # A SQLAlchemy URL for the tracker store instead of the `tracker_db` file (PostgreSQL: deploy/README.md).
     tracker_url: str | None = None
     endpoints: Path | None = None  # the Rasa endpoints file; None: endpoints.yml in the project root
+    # Shared by the console and the handoff relay channel in Rasa; None: generated under var/ on first use.
+    handoff_secret: str | None = None
+    channel_env: Mapping[str, str] = field(default_factory=dict)  # CHANNEL_VARIABLES as set
+    rasa_url: str | None = None  # where the console reaches Rasa; None: this host's rasa_port
+    secure_cookies: bool = False  # console cookies only over HTTPS (set behind a TLS proxy)
+    # Where browsers reach Rasa's socket.io for the web chat widget; None: http://<host>:<rasa_port>.
+    public_rasa_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ, root: Path = PROJECT_ROOT) -> Settings:
@@ -50,12 +67,27 @@ class Settings:
             console_port=_port(env, "TANDEM_CONSOLE_PORT", 5006),
             tracker_url=env.get("TANDEM_TRACKER_URL") or None,
             endpoints=Path(env.get("TANDEM_ENDPOINTS", root / "endpoints.yml")),
+            handoff_secret=env.get("TANDEM_HANDOFF_SECRET") or None,
+            channel_env={name: env.get(name, "") for name in CHANNEL_VARIABLES},
+            rasa_url=env.get("TANDEM_RASA_URL") or None,
+            secure_cookies=env.get("TANDEM_CONSOLE_SECURE_COOKIES", "") in ("1", "true", "yes"),
+            public_rasa_url=env.get("TANDEM_PUBLIC_RASA_URL") or None,
         )
 
     @property
     def tracker_store(self) -> str | Path:
         """Where the tracker store lives: its URL when one is set, else the SQLite file."""
         return self.tracker_url or self.tracker_db
+
+    @property
+    def rasa_base_url(self) -> str:
+        """The Rasa server's URL as the console calls it."""
+        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+
+    @property
+    def widget_rasa_url(self) -> str:
+        """The Rasa server's URL as the web chat widget in a customer's browser calls it."""
+        return (self.public_rasa_url or f"http://{self.host}:{self.rasa_port}").rstrip("/")
 
     def server_env(self) -> dict[str, str]:
         """Variables that endpoints.yml and the action server read, resolved to concrete values."""
@@ -65,8 +97,26 @@ class Settings:
             "TANDEM_TRACKER_URL": self.tracker_url or f"sqlite:///{self.tracker_db}",
             "TANDEM_ACTION_URL": self.action_url,
             "TANDEM_CONSOLE_PORT": str(self.console_port),
+            "TANDEM_RASA_PORT": str(self.rasa_port),
+            "TANDEM_HANDOFF_SECRET": self.relay_secret(),
+            **{name: self.channel_env.get(name, "") for name in CHANNEL_VARIABLES},
             **({"TANDEM_WEBCHAT_SECRET": self.webchat_secret} if self.webchat_secret else {}),
+            **({"TANDEM_PUBLIC_RASA_URL": self.public_rasa_url} if self.public_rasa_url else {}),
         }
+
+    def relay_secret(self) -> str:
+        """The console's key to the handoff relay: TANDEM_HANDOFF_SECRET, else one kept in var/."""
+        if self.handoff_secret:
+            return self.handoff_secret
+        path = self.var_dir / "handoff.secret"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(32))
+        return path.read_text().strip()
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:

@@ -14,7 +14,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, inspect, select
+from sqlalchemy import (
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
@@ -75,6 +87,20 @@ def read_events(engine: Engine, sender_ids: Iterable[str], since: datetime | Non
                 event = _event(data)
                 if event is not None:
                     found.setdefault(sender_id, []).append(event)
+    return found
+
+
+def latest_event_ids(engine: Engine, sender_ids: Iterable[str]) -> dict[str, int]:
+    """Each sender's newest event id: a cheap way to tell whether a conversation has moved on."""
+    wanted = sorted({s for s in sender_ids if isinstance(s, str) and s})
+    if not wanted or not _has_events(engine):
+        return {}
+    found: dict[str, int] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), BATCH):
+            stmt = (select(EVENTS.c.sender_id, func.max(EVENTS.c.id))
+                    .where(EVENTS.c.sender_id.in_(wanted[start:start + BATCH])).group_by(EVENTS.c.sender_id))
+            found.update(conn.execute(stmt).all())
     return found
 
 

@@ -209,9 +209,17 @@ def _handed_back(events: Sequence[Mapping[str, Any]]) -> bool:
 
 def _csat(events: Sequence[Mapping[str, Any]]) -> int | None:
     """The last satisfaction score (1-5) the customer gave in the session."""
-    scores = [_slot(e, CSAT_SLOT) for e in events if e.get("event") == "slot"]
-    valid = [int(s) for s in scores if conv._positive_int(s) is not None and s <= 5]
+    scores = [_score(_slot(e, CSAT_SLOT)) for e in events if e.get("event") == "slot"]
+    valid = [s for s in scores if s is not None]
     return valid[-1] if valid else None
+
+
+def _score(value: Any) -> int | None:
+    """A rating of 1-5 as a number or as text ("4", from a typed answer); None for anything else."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    score = conv._positive_int(value)
+    return score if score is not None and score <= 5 else None
 
 
 def _trajectory(start: float | None, end: float | None) -> int | None:

@@ -60,5 +60,9 @@ class ValidatedRestInput(RestInput):
     def _extract_input_channel(self, req: Request) -> str:
         return req.ctx.tandem["input_channel"]
 
+    def relay_output(self, tracker: Any) -> None:
+        """REST clients get replies only in answer to their own messages: agents cannot reach them."""
+        return None
+
     def get_metadata(self, request: Request) -> dict[str, Any] | None:
         return request.ctx.tandem["metadata"]

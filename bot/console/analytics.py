@@ -9,7 +9,6 @@ GET /api/analytics/conversations/{id}            one conversation's masked trans
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from datetime import date
@@ -23,11 +22,11 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from bot.analytics import metrics, process
 from bot.analytics.scope import Scope
 from bot.console.app import DATABASE, STATIC_DIR
+from bot.console.requests import refuse
 
 logger = logging.getLogger(__name__)
 
 MAX_CHANNEL = 64
-ERRORS = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 503: web.HTTPServiceUnavailable}
 
 
 def setup(app: web.Application) -> None:
@@ -66,10 +65,10 @@ async def process_view(request: web.Request) -> web.Response:
 async def conversation(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise _error(400, "a conversation id is a number")
+        raise refuse(400, "a conversation id is a number")
     found = await _query(request, partial(metrics.transcript, conversation_id=int(raw)), respond=False)
     if found is None:
-        raise _error(404, f"no conversation {raw}")
+        raise refuse(404, f"no conversation {raw}")
     return web.json_response(found)
 
 
@@ -78,10 +77,10 @@ def _scope(request: web.Request) -> Scope:
     query = request.query
     channel = query.get("channel") or None
     if channel is not None and len(channel) > MAX_CHANNEL:
-        raise _error(400, "channel is too long")
+        raise refuse(400, "channel is too long")
     since, until = _day(query, "since"), _day(query, "until")
     if since and until and until < since:
-        raise _error(400, "until is before since")
+        raise refuse(400, "until is before since")
     return Scope(since, until, channel)
 
 
@@ -90,7 +89,7 @@ def _day(query: Any, name: str) -> date | None:
     try:
         return None if value is None else date.fromisoformat(value)
     except ValueError:
-        raise _error(400, f"{name} must be a date like 2026-03-02") from None
+        raise refuse(400, f"{name} must be a date like 2026-03-02") from None
 
 
 async def _query(request: web.Request, work: Callable[[Connection], Any], respond: bool = True) -> Any:
@@ -105,9 +104,7 @@ async def _query(request: web.Request, work: Callable[[Connection], Any], respon
         result = await asyncio.get_running_loop().run_in_executor(None, run)
     except (OperationalError, ProgrammingError) as error:
         logger.warning("analytics query failed: %s", error)
-        raise _error(503, "no analytics yet: run `tandem analytics etl`") from None
+        raise refuse(503, "no analytics yet: run `tandem analytics etl`") from None
     return web.json_response(result) if respond else result
 
 
-def _error(status: int, message: str) -> web.HTTPException:
-    return ERRORS[status](text=json.dumps({"error": message}), content_type="application/json")

@@ -9,22 +9,29 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy.engine import Engine, make_url
 
 from bot.settings import Settings
+from bot.store.db import create_schema, make_engine, session_scope
 from bot.tracker_events import tracker_engine
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_REQUEST_BYTES = 64 * 1024  # the console's requests are small JSON bodies
 REFRESH_SECONDS = 60  # how often `serve` loads new tracker events into the analytics tables
-ROUTE_MODULES: tuple[str, ...] = ("bot.console.analytics",)
+ROUTE_MODULES: tuple[str, ...] = ("bot.console.auth", "bot.console.handoff", "bot.console.analytics",
+                                  "bot.console.widget")
 SETTINGS = web.AppKey("settings", Settings)
-DATABASE = web.AppKey("database", Engine)  # the Tandem database, read-only
+DATABASE = web.AppKey("database", Engine)  # the Tandem database, read-only: analytics
+STORE = web.AppKey("store", Engine)  # the Tandem database, read-write: agents, sessions, tickets
+TRACKER = web.AppKey("tracker", Engine)  # Rasa's tracker store, read-only: transcripts
 
 
 def readonly_engine(url: str) -> Engine:
@@ -38,18 +45,30 @@ def readonly_engine(url: str) -> Engine:
 def create_app(settings: Settings, database: Engine | None = None,
                modules: Sequence[str] = ROUTE_MODULES) -> web.Application:
     """The console with each feature module's routes and the static assets under /static/."""
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     app[DATABASE] = database or readonly_engine(settings.db_url)
+    app[STORE] = make_engine(settings.db_url)
+    create_schema(app[STORE])
+    app[TRACKER] = tracker_engine(settings.tracker_store)
     for name in modules:
         importlib.import_module(name).setup(app)
     app.router.add_static("/static/", STATIC_DIR)
 
     async def dispose(app: web.Application) -> None:
-        app[DATABASE].dispose()
+        for key in (DATABASE, STORE, TRACKER):
+            app[key].dispose()
 
     app.on_cleanup.append(dispose)
     return app
+
+
+async def in_store(app: web.Application, work: Callable[..., T], *args: Any) -> T:
+    """Run `work(session, *args)` in one store transaction on a worker thread."""
+    def run() -> T:
+        with session_scope(app[STORE]) as session:
+            return work(session, *args)
+    return await asyncio.to_thread(run)
 
 
 def serve(settings: Settings) -> None:
@@ -57,7 +76,7 @@ def serve(settings: Settings) -> None:
     app = create_app(settings)
     app.cleanup_ctx.append(lambda app: _refresh_analytics(settings))
     web.run_app(app, host=settings.host, port=settings.console_port,
-                print=lambda _: print(f"Tandem console on http://{settings.host}:{settings.console_port}/analytics",
+                print=lambda _: print(f"Tandem console on http://{settings.host}:{settings.console_port}/console",
                                       flush=True))
 
 

@@ -198,6 +198,54 @@ class HandoffTicket(Base):
     closed_at = Column(DateTime)
 
 
+class AgentSession(Base):
+    """A logged-in console session; only the SHA-256 of its cookie token is stored."""
+
+    __tablename__ = "agent_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_hash = Column(String(64), nullable=False, unique=True)
+    agent_id = Column(ForeignKey("agents.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    last_used_at = Column(DateTime, nullable=False)
+
+
+class LoginAttempt(Base):
+    """One console login try, kept to rate-limit guessing by username and by address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "username", "at"), Index(None, "address", "at"))
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False)
+    address = Column(String(64), nullable=False)
+    succeeded = Column(Boolean, nullable=False)
+    at = Column(DateTime, nullable=False)
+
+
+class TicketNote(Base):
+    """An agent's internal note on a ticket; the customer never sees it."""
+
+    __tablename__ = "ticket_notes"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(ForeignKey("handoff_tickets.id", ondelete="CASCADE"), nullable=False, index=True)
+    agent_id = Column(ForeignKey("agents.id"), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+
+
+class CannedReply(Base):
+    """A reply agents pick from a list instead of typing it; leads maintain them."""
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(80), nullable=False, unique=True)
+    text = Column(Text, nullable=False)
+
+
 class RecommendationFeedback(Base):
     """A customer's answer to a suggested product: accepted (a positive signal) or declined (never again)."""
 
@@ -262,3 +310,39 @@ class OutboxMessage(Base):
     body = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False)
     sent_at = Column(DateTime)
+
+
+class VoiceCall(Base):
+    """A phone call's dialogue state between two webhook requests, so that any Rasa replica takes the next one
+    (bot/channels/call_flow.py): the question to repeat, a heard phrase awaiting confirmation, silences."""
+
+    __tablename__ = "voice_calls"
+    __table_args__ = (
+        UniqueConstraint("channel", "call_id"),
+        CheckConstraint("no_input_count >= 0", name="no_input_count_not_negative"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)  # the Rasa input channel: twilio_voice or voice
+    call_id = Column(String(128), nullable=False)  # Twilio's CallSid or the voice gateway's call id
+    sender_id = Column(String(128), nullable=False)
+    last_prompt = Column(Text, nullable=False, default="")  # the bot's last question, repeated after silence
+    pending_text = Column(Text)  # heard with middling confidence; sent to the bot once the caller confirms it
+    no_input_count = Column(Integer, nullable=False, default=0)  # silences in a row
+    started_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+    ended_at = Column(DateTime)
+
+
+class ChannelDelivery(Base):
+    """A webhook delivery a channel took (Slack `event_id`, Telegram `update_id`): retries go unanswered.
+
+    Rows older than a day are pruned (bot/store/deliveries.py); platforms stop retrying within minutes."""
+
+    __tablename__ = "channel_deliveries"
+    __table_args__ = (UniqueConstraint("channel", "delivery_id"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)  # the Rasa input channel: slack, telegram
+    delivery_id = Column(String(128), nullable=False)
+    received_at = Column(DateTime, nullable=False, index=True)

@@ -159,7 +159,7 @@ def _item_view(item: OrderItem) -> OrderItemView:
     return OrderItemView(item.product.name, item.product.product_type, item.quantity, item.unit_price_cents)
 
 
-def _order_view(order: Order) -> OrderView:
+def order_view(order: Order) -> OrderView:
     return OrderView(
         order.id, order.status, order.created_at, order.expected_delivery, order.delivered_at, order.carrier,
         order.tracking_number, order.total_cents, tuple(_item_view(item) for item in order.items),
@@ -182,7 +182,7 @@ def _load_order(s: Session, order_id: object, *, lock: bool = False) -> Order | 
 def get_order(s: Session, order_id: int) -> OrderView | None:
     """The order, or None when there is no such order."""
     order = _load_order(s, order_id)
-    return None if order is None else _order_view(order)
+    return None if order is None else order_view(order)
 
 
 def order_owned_by(s: Session, order_id: int, email: str) -> bool:
@@ -203,7 +203,7 @@ def _order_for_change(s: Session, order_id: object, email: object,
     if order.customer.email != _email(email):
         return ActionResult(False, "not_owner", None)
     if order.status not in allowed:
-        return ActionResult(False, "wrong_status", _order_view(order))
+        return ActionResult(False, "wrong_status", order_view(order))
     return order
 
 
@@ -218,7 +218,7 @@ def cancel_order(s: Session, order_id: int, email: str, now: datetime) -> Action
     s.add(Refund(order_id=order.id, amount_cents=order.total_cents, reason="order cancelled",
                  status="approved", requested_at=now, updated_at=now))
     s.flush()
-    return ActionResult(True, "ok", _order_view(order))
+    return ActionResult(True, "ok", order_view(order))
 
 
 def change_shipping_address(s: Session, order_id: int, email: str, address: str,
@@ -232,10 +232,10 @@ def change_shipping_address(s: Session, order_id: int, email: str, address: str,
     clean = _one_line(address)
     low, high = ADDRESS_LENGTH
     if not low <= len(clean) <= high:
-        return ActionResult(False, "invalid_address", _order_view(order))
+        return ActionResult(False, "invalid_address", order_view(order))
     order.shipping_address = clean
     s.flush()
-    return ActionResult(True, "ok", _order_view(order))
+    return ActionResult(True, "ok", order_view(order))
 
 
 # --- refunds and invoices -------------------------------------------------------------------
@@ -281,10 +281,10 @@ def request_refund(s: Session, order_id: int, email: str, item_name: str | None,
     if wanted not in WHOLE_ORDER_WORDS:
         index = match_item([_item_view(i) for i in order.items], wanted)
         if index is None:
-            return ActionResult(False, "unknown_item", _order_view(order)), None
+            return ActionResult(False, "unknown_item", order_view(order)), None
         item = order.items[index]
     if _refund_blocked(s, order.id, item):
-        return ActionResult(False, "already_requested", _order_view(order)), None
+        return ActionResult(False, "already_requested", order_view(order)), None
     refund = Refund(
         order_id=order.id, item=item, reason=_one_line(reason)[:MAX_TEXT_LENGTH] or "no reason given",
         amount_cents=order.total_cents if item is None else item.quantity * item.unit_price_cents,
@@ -292,7 +292,7 @@ def request_refund(s: Session, order_id: int, email: str, item_name: str | None,
     )
     s.add(refund)
     s.flush()
-    return ActionResult(True, "ok", _order_view(order)), _refund_view(refund)
+    return ActionResult(True, "ok", order_view(order)), _refund_view(refund)
 
 
 def get_refunds(s: Session, order_id: int) -> list[RefundView]:

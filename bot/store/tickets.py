@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.store.models import FOLLOW_UPS, Agent, HandoffTicket
+from bot.store.models import FOLLOW_UPS, Agent, HandoffTicket, TicketNote
 
 PRESENCE_TIMEOUT = timedelta(minutes=2)  # an agent's console sends a heartbeat more often than this
 HANDLING_WINDOW = timedelta(days=30)
@@ -30,6 +30,13 @@ class TicketView:
     reasons: tuple[dict[str, Any], ...]
     follow_up: str | None
     created_at: datetime
+    customer_id: int | None = None
+    frustration: float | None = None
+    contact: str | None = None
+    summary: str = ""
+    claimed_by: int | None = None
+    claimed_at: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,9 @@ class Wait:
 
 def _view(ticket: HandoffTicket) -> TicketView:
     return TicketView(ticket.id, ticket.sender_id, ticket.channel, ticket.priority, ticket.status,
-                      tuple(json.loads(ticket.reasons or "[]")), ticket.follow_up, ticket.created_at)
+                      tuple(json.loads(ticket.reasons or "[]")), ticket.follow_up, ticket.created_at,
+                      ticket.customer_id, ticket.frustration, ticket.contact, ticket.summary,
+                      ticket.claimed_by, ticket.claimed_at, ticket.closed_at)
 
 
 def create_ticket(s: Session, *, sender_id: str, channel: str, reasons: Sequence[dict[str, Any]],
@@ -111,6 +120,88 @@ def wait_for(s: Session, ticket: TicketView, now: datetime) -> Wait:
     if not online:
         return Wait(ahead, 0, None)
     return Wait(ahead, online, math.ceil((ahead // online) * handling_minutes(s, now)))
+
+
+def ticket(s: Session, ticket_id: int) -> TicketView | None:
+    """One ticket by id."""
+    row = s.get(HandoffTicket, ticket_id)
+    return None if row is None else _view(row)
+
+
+def queue(s: Session, limit: int = 200) -> list[TicketView]:
+    """Open tickets by priority then longest waiting, then the ones agents have: what the console lists."""
+    claimed_last = case((HandoffTicket.status == "open", 0), else_=1)
+    stmt = (select(HandoffTicket).where(HandoffTicket.status.in_(("open", "claimed")))
+            .order_by(claimed_last, HandoffTicket.priority, HandoffTicket.created_at, HandoffTicket.id)
+            .limit(limit))
+    return [_view(row) for row in s.execute(stmt).scalars()]
+
+
+def claim(s: Session, ticket_id: int, agent_id: int, now: datetime) -> bool:
+    """Give an open ticket to the agent; False when someone else got it first or it is not open.
+
+    One conditional UPDATE, so two agents claiming at once never both succeed.
+    """
+    result = s.execute(update(HandoffTicket)
+                       .where(HandoffTicket.id == ticket_id, HandoffTicket.status == "open")
+                       .values(status="claimed", claimed_by=agent_id, claimed_at=now)
+                       .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def release(s: Session, ticket_id: int) -> bool:
+    """Put a claimed ticket back in the queue; False when it is not claimed."""
+    result = s.execute(update(HandoffTicket)
+                       .where(HandoffTicket.id == ticket_id, HandoffTicket.status == "claimed")
+                       .values(status="open", claimed_by=None, claimed_at=None)
+                       .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def close(s: Session, ticket_id: int, now: datetime) -> bool:
+    """Close a ticket that is open or claimed; False when it is already closed or missing."""
+    result = s.execute(update(HandoffTicket)
+                       .where(HandoffTicket.id == ticket_id, HandoffTicket.status.in_(("open", "claimed")))
+                       .values(status="closed", closed_at=now)
+                       .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: int
+    ticket_id: int
+    agent: str
+    text: str
+    created_at: datetime
+
+
+MAX_NOTE_CHARS = 4000
+
+
+def add_note(s: Session, ticket_id: int, agent_id: int, text: str, now: datetime) -> NoteView:
+    """An internal note on a ticket; ValueError for an empty or over-long text."""
+    text = text.strip()
+    if not text or len(text) > MAX_NOTE_CHARS:
+        raise ValueError(f"a note has 1-{MAX_NOTE_CHARS} characters")
+    note = TicketNote(ticket_id=ticket_id, agent_id=agent_id, text=text, created_at=now)
+    s.add(note)
+    s.flush()
+    return NoteView(note.id, ticket_id, s.get(Agent, agent_id).display_name, text, now)
+
+
+def notes(s: Session, ticket_id: int) -> list[NoteView]:
+    """A ticket's notes, oldest first."""
+    stmt = (select(TicketNote, Agent.display_name).join(Agent, Agent.id == TicketNote.agent_id)
+            .where(TicketNote.ticket_id == ticket_id).order_by(TicketNote.id))
+    return [NoteView(n.id, n.ticket_id, name, n.text, n.created_at) for n, name in s.execute(stmt)]
+
+
+def agent_names(s: Session, agent_ids: Sequence[int]) -> dict[int, str]:
+    """Display names by agent id."""
+    if not agent_ids:
+        return {}
+    return dict(s.execute(select(Agent.id, Agent.display_name).where(Agent.id.in_(set(agent_ids)))).all())
 
 
 def request_follow_up(s: Session, ticket_id: int, kind: str, contact: str) -> bool:

@@ -16,10 +16,12 @@ from playwright.sync_api import Page, sync_playwright
 
 from bot.analytics import etl
 from bot.settings import PROJECT_ROOT
-from bot.store.db import make_engine
+from bot.store import agents
+from bot.store.db import create_schema, make_engine, session_scope
 from tests.e2e.conftest import OUTPUT, free_port
 from tests.unit.analytics_events import sample, tracker_store, write
 
+PASSWORD = "correct horse battery"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -32,7 +34,12 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     source = tracker_store(str(folder / "tracker.db"))
     write(source, *sample())
     url = f"sqlite:///{folder / 'tandem.db'}"
-    etl.run(source, make_engine(url), now=datetime(2026, 3, 10))
+    store = make_engine(url)
+    etl.run(source, store, now=datetime(2026, 3, 10))
+    create_schema(store)
+    with session_scope(store) as s:
+        agents.create_agent(s, "lee", "Lee Chen", PASSWORD, role="lead")
+    store.dispose()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "bot.cli", "console"], cwd=PROJECT_ROOT,
                               env={**os.environ, "TANDEM_DB_URL": url, "TANDEM_CONSOLE_PORT": str(port)})
@@ -68,6 +75,11 @@ def test_the_dashboard_shows_the_numbers_and_drills_down(console: str, page: Pag
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
     page.goto(console + "/analytics")
+    page.wait_for_url("**/login?next=/analytics")  # the team's numbers need a sign-in
+    page.fill("[data-testid=login-username]", "lee")
+    page.fill("[data-testid=login-password]", PASSWORD)
+    page.click("[data-testid=login-submit]")
+    page.wait_for_url("**/analytics")
     page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
     assert page.locator("#status").inner_text().startswith("8 conversations")
     assert (tile(page, "conversations"), tile(page, "containment_rate"), tile(page, "escalation_rate"),

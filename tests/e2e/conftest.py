@@ -75,16 +75,21 @@ class Bot:
 
 
 @contextmanager
-def running_bot(var: Path, log_dir: Path, **env: str) -> Iterator[Bot]:
-    """Tandem with its own seeded store under `var`, its own ports and the extra `env` settings."""
+def running_bot(var: Path, log_dir: Path, names: tuple[str, ...] = ("actions", "rasa"),
+                **env: str) -> Iterator[Bot]:
+    """Tandem with its own seeded store under `var`, its own ports and the extra `env` settings.
+
+    `names` are the servers to start: add "console" for the handoff console and the widget's pages.
+    """
     settings = Settings.from_env({"TANDEM_VAR_DIR": str(var), "TANDEM_RASA_PORT": str(free_port()),
-                                  "TANDEM_ACTION_PORT": str(free_port()), **env})
+                                  "TANDEM_ACTION_PORT": str(free_port()),
+                                  "TANDEM_CONSOLE_PORT": str(free_port()), **env})
     engine = make_engine(settings.db_url)
     create_schema(engine)
     seed_demo(engine, seed=7, today=date.today(), customers=60, products=50, orders=400)
     engine.dispose()
     servers = Servers(settings, train_if_stale(settings.root, settings.models_dir))
-    servers.start(log_dir=log_dir)
+    servers.start(log_dir=log_dir, names=names)
     try:
         yield Bot(settings, servers)
     finally:
@@ -93,8 +98,9 @@ def running_bot(var: Path, log_dir: Path, **env: str) -> Iterator[Bot]:
 
 @pytest.fixture(scope="session")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """Tandem with its own store, tracker store and ports; logs under tests/output/e2e-logs."""
-    with running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "e2e-logs",
+    """Tandem (bot, actions, console) with its own store, tracker store and ports; logs under
+    tests/output/e2e-logs."""
+    with running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "e2e-logs", ("actions", "rasa", "console"),
                      TANDEM_WEBCHAT_SECRET=WEBCHAT_SECRET) as running:
         yield running
 

@@ -11,8 +11,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.analytics import etl
 from bot.console.app import create_app, readonly_engine
 from bot.settings import Settings
-from bot.store.db import make_engine
+from bot.store import agents
+from bot.store.db import make_engine, session_scope
 from tests.unit.analytics_events import T0, Script, tracker_store, write
+
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
@@ -26,10 +29,29 @@ def database(tmp_path: Path) -> str:
     return url
 
 
-async def client_for(url: str) -> TestClient:
+async def client_for(url: str, *, log_in: bool = True) -> TestClient:
+    """A client of a console over `url`, signed in as a lead unless `log_in` is False."""
     client = TestClient(TestServer(create_app(Settings.from_env({"TANDEM_DB_URL": url}))))
     await client.start_server()
+    if log_in:
+        engine = make_engine(url)
+        with session_scope(engine) as s:
+            agents.create_agent(s, "lee", "Lee", PASSWORD, role="lead")
+        engine.dispose()
+        answer = await client.post("/api/login", json={"username": "lee", "password": PASSWORD})
+        assert answer.status == 200
     return client
+
+
+@pytest.mark.asyncio
+async def test_the_analytics_api_is_for_signed_in_agents_only(database: str) -> None:
+    client = await client_for(database, log_in=False)
+    try:
+        for path in ("/api/analytics/summary", "/api/analytics/process", "/api/analytics/conversations/1"):
+            assert (await client.get(path)).status == 401
+        assert (await client.get("/analytics")).status == 200  # the page itself sends you to sign in
+    finally:
+        await client.close()
 
 
 @pytest.mark.asyncio

@@ -79,6 +79,12 @@ def test_personal_data_in_turns_is_masked() -> None:
     assert "alex.morgan" not in turn["text"] + turn["answer"] and "900001" not in turn["text"]
 
 
+@pytest.mark.parametrize(("value", "expected"), [(4, 4), ("4", 4), (" 2 ", 2), (5.0, 5), ("6", None),
+                                               ("four", None), (0, None)])
+def test_a_typed_or_clicked_rating_counts(value, expected) -> None:
+    assert rows(Script("s").contained().slot("csat", value)).conversation["csat"] == expected
+
+
 def test_malformed_values_are_ignored() -> None:
     script = Script("s").start()
     script.add({"event": "user", "text": 5, "parse_data": {"intent": "x", "emotion": []}})

@@ -44,6 +44,10 @@ function query() {
 
 async function getJSON(url) {
   const answer = await fetch(url);
+  if (answer.status === 401) {  // the dashboard is for the team: sign in, then come back
+    location.assign("/login?next=/analytics");
+    throw new Error("sign in first");
+  }
   const body = await answer.json();
   if (!answer.ok) throw new Error(body.error || answer.statusText);
   return body;
