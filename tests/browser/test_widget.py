@@ -11,17 +11,21 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from bot.channels.handoff import SECRET_HEADER
 from bot.console import widget
 from bot.console.app import SETTINGS
 from bot.settings import Settings
+from bot.store import agents, tickets
+from bot.store.db import make_engine, session_scope
 from bot.store.identities import LOGIN_TOKEN_KEY, issue_login_token
+from tests.browser.test_console import sign_in
 from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.conftest import OUTPUT, WEBCHAT_SECRET, Bot, running_bot
 
 SCREENSHOTS = OUTPUT / "browser"
+AGENT_PASSWORD = "correct horse battery"
 TURN_MS = 120_000  # a guard against a hung bot on a busy machine, not a speed requirement
 BOT_ENTRIES = ".tandem-log > li.tandem-from-bot, .tandem-log > li.tandem-from-agent"
 TRANSCRIPT = ".tandem-log > li:not(.tandem-from-notice)"
@@ -219,3 +223,61 @@ def test_a_signed_in_customer_s_token_travels_with_each_message(bot: Bot, page: 
     notice.wait_for()
     assert notice.inner_text().startswith("Sorry, I couldn't read that message")
     assert len([event for event in bot.events(session) if event["event"] == "user"]) == 1
+
+
+@pytest.mark.e2e
+def test_an_angry_customer_is_taken_over_by_an_agent_and_handed_back(bot: Bot, browser: Browser) -> None:
+    """The issue's journey: widget → escalation → live queue → claim → reply → hand back → the bot again."""
+    store = make_engine(bot.settings.db_url)
+    with session_scope(store) as s:
+        agents.create_agent(s, "sam.patel", "Sam Patel", AGENT_PASSWORD)
+    console_base = f"http://127.0.0.1:{bot.settings.console_port}"
+    agent_context = browser.new_context(viewport={"width": 1366, "height": 860})
+    customer_context = browser.new_context(viewport={"width": 1280, "height": 860})
+    try:
+        desk = agent_context.new_page()
+        desk.set_default_timeout(TURN_MS)
+        sign_in(desk, console_base, "sam.patel", AGENT_PASSWORD)
+        desk.wait_for_url(console_base + "/console*")
+        expect(desk.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+
+        shop = customer_context.new_page()
+        shop.set_default_timeout(TURN_MS)
+        shop.goto(shop_url(bot))
+        open_chat(shop)
+        say(shop, "Hi, where is my order 10001?")
+        say(shop, "This is ridiculous, I have been waiting for two weeks and nobody tells me anything!")
+        handed_over = say(shop, "I am absolutely furious, your service is a disgrace!")
+        assert "A person will reply right here" in handed_over
+        session = shop.evaluate("TandemWidget.sessionId()")
+        with session_scope(store) as s:
+            ticket = tickets.active_ticket(s, session)
+        assert ticket is not None and ticket.channel == "socketio"
+
+        item = desk.get_by_test_id(f"queue-item-{ticket.id}")
+        item.wait_for()  # it appeared live, without a reload
+        item.click()
+        desk.get_by_test_id("claim").click()
+        expect(desk.get_by_test_id("reply-input")).to_be_enabled()
+        customer_said = desk.get_by_test_id("transcript").get_by_test_id("message")
+        expect(customer_said.filter(has_text="absolutely furious")).to_have_count(1)
+        desk.get_by_test_id("reply-input").fill("Hi, I'm Sam. Sorry about the wait: your parcel is with DHL.")
+        desk.get_by_test_id("reply-send").click()
+
+        agent_reply = shop.locator(".tandem-from-agent").last
+        agent_reply.wait_for()
+        assert agent_reply.locator(".tandem-agent-name").inner_text() == "Sam Patel"
+        assert "your parcel is with DHL" in agent_reply.locator(".tandem-text").inner_text()
+        shop.screenshot(path=str(SCREENSHOTS / "journey-widget-agent.png"))
+        desk.screenshot(path=str(SCREENSHOTS / "journey-console.png"))
+
+        back = answer(shop, lambda: desk.get_by_test_id("hand-back").click())
+        assert "Sam Patel passed our conversation back to me" in back
+        assert "10001" in say(shop, "ok, where is my order 10001 now?")  # the bot answers again
+        shop.screenshot(path=str(SCREENSHOTS / "journey-widget-handed-back.png"))
+        events = [e["event"] for e in bot.events(session) if e["event"] in ("pause", "resume")]
+        assert events == ["pause", "resume"]
+    finally:
+        agent_context.close()
+        customer_context.close()
+        store.dispose()
