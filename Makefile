@@ -23,10 +23,10 @@ seed: setup ## fill the demo retail store under var/ if it is empty
 train: setup ## train the Rasa model if config, domain or data changed since the last one
 	@$(PY) -m bot.cli train
 
-run: setup ## seed if empty, train if stale, start the action server (5055) and Rasa (5005)
+run: setup ## seed if empty, train if stale, start Rasa (5005), actions (5055) and the console (5006)
 	@$(PY) -m bot.cli run
 
-test: setup train ## run the whole test suite (unit, integration with real services, end-to-end)
+test: setup train ## run every test: unit, integration (PostgreSQL, Redis, RabbitMQ), channels, e2e, browser
 	@$(PY) -m pytest
 
 test-fast: setup ## unit tests only

@@ -9,15 +9,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# Channel credentials that credentials.yml reads as ${NAME}; unset ones reach Rasa as "" (channel off).
-CHANNEL_VARIABLES: tuple[str, ...] = (
-    "TANDEM_SLACK_TOKEN", "TANDEM_SLACK_SIGNING_SECRET", "TANDEM_SLACK_API_URL",
-    "TANDEM_TELEGRAM_TOKEN", "TANDEM_TELEGRAM_BOT_NAME", "TANDEM_TELEGRAM_WEBHOOK_URL",
-    "TANDEM_TELEGRAM_SECRET_TOKEN", "TANDEM_TELEGRAM_API_URL",
-    "TANDEM_TWILIO_ACCOUNT_SID", "TANDEM_TWILIO_AUTH_TOKEN", "TANDEM_TWILIO_NUMBER",
-    "TANDEM_TWILIO_WEBHOOK_URL",
-    "TANDEM_VOICE_SECRET", "TANDEM_VOICE_TRANSFER_NUMBER", "TANDEM_SOCKETIO_REDIS_URL",
-)
+# What credentials.yml and deploy/endpoints.scaled.yml read as ${NAME}, with the value Rasa gets when the
+# variable is unset: "" turns a channel off; the scale-out services default to this machine's.
+SERVER_VARIABLES: dict[str, str] = {
+    **dict.fromkeys((
+        "TANDEM_SLACK_TOKEN", "TANDEM_SLACK_SIGNING_SECRET", "TANDEM_SLACK_API_URL",
+        "TANDEM_TELEGRAM_TOKEN", "TANDEM_TELEGRAM_BOT_NAME", "TANDEM_TELEGRAM_WEBHOOK_URL",
+        "TANDEM_TELEGRAM_SECRET_TOKEN", "TANDEM_TELEGRAM_API_URL",
+        "TANDEM_TWILIO_ACCOUNT_SID", "TANDEM_TWILIO_AUTH_TOKEN", "TANDEM_TWILIO_NUMBER",
+        "TANDEM_TWILIO_WEBHOOK_URL", "TANDEM_VOICE_SECRET", "TANDEM_VOICE_TRANSFER_NUMBER",
+        "TANDEM_SOCKETIO_REDIS_URL", "TANDEM_REDIS_PASSWORD"), ""),
+    "TANDEM_REDIS_HOST": "127.0.0.1", "TANDEM_REDIS_PORT": "6379", "TANDEM_REDIS_DB": "1",
+    "TANDEM_RABBITMQ_HOST": "127.0.0.1", "TANDEM_RABBITMQ_PORT": "5672",
+    "TANDEM_RABBITMQ_USER": "guest", "TANDEM_RABBITMQ_PASSWORD": "guest",
+    "TANDEM_EVENTS_QUEUE": "tandem_events",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Settings:
     endpoints: Path | None = None  # the Rasa endpoints file; None: endpoints.yml in the project root
     # Shared by the console and the handoff relay channel in Rasa; None: generated under var/ on first use.
     handoff_secret: str | None = None
-    channel_env: Mapping[str, str] = field(default_factory=dict)  # CHANNEL_VARIABLES as set
+    server_variables: Mapping[str, str] = field(default_factory=lambda: dict(SERVER_VARIABLES))
     rasa_url: str | None = None  # where the console reaches Rasa; None: this host's rasa_port
     secure_cookies: bool = False  # console cookies only over HTTPS (set behind a TLS proxy)
     # Where browsers reach Rasa's socket.io for the web chat widget; None: http://<host>:<rasa_port>.
@@ -68,7 +74,7 @@ class Settings:
             tracker_url=env.get("TANDEM_TRACKER_URL") or None,
             endpoints=Path(env.get("TANDEM_ENDPOINTS", root / "endpoints.yml")),
             handoff_secret=env.get("TANDEM_HANDOFF_SECRET") or None,
-            channel_env={name: env.get(name, "") for name in CHANNEL_VARIABLES},
+            server_variables={name: env.get(name, default) for name, default in SERVER_VARIABLES.items()},
             rasa_url=env.get("TANDEM_RASA_URL") or None,
             secure_cookies=env.get("TANDEM_CONSOLE_SECURE_COOKIES", "") in ("1", "true", "yes"),
             public_rasa_url=env.get("TANDEM_PUBLIC_RASA_URL") or None,
@@ -99,7 +105,7 @@ class Settings:
             "TANDEM_CONSOLE_PORT": str(self.console_port),
             "TANDEM_RASA_PORT": str(self.rasa_port),
             "TANDEM_HANDOFF_SECRET": self.relay_secret(),
-            **{name: self.channel_env.get(name, "") for name in CHANNEL_VARIABLES},
+            **self.server_variables,
             **({"TANDEM_WEBCHAT_SECRET": self.webchat_secret} if self.webchat_secret else {}),
             **({"TANDEM_PUBLIC_RASA_URL": self.public_rasa_url} if self.public_rasa_url else {}),
         }

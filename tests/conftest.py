@@ -1,10 +1,12 @@
-"""Store fixtures: an empty store in a temporary SQLite file, and a fresh PostgreSQL database."""
+"""Store fixtures (an empty store in a temporary SQLite file, a fresh PostgreSQL database) and the one
+running Tandem that every end-to-end test shares."""
 
 from __future__ import annotations
 
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
@@ -14,6 +16,16 @@ from sqlalchemy.orm import Session
 
 from bot.store.db import create_schema, make_engine
 from bot.store.seed import seed_demo
+from tests.channels.fake_platforms import RecordingServer, slack_api, telegram_api
+from tests.e2e.conftest import (
+    E2E_SLACK,
+    E2E_TELEGRAM,
+    OUTPUT,
+    VOICE_SECRET,
+    WEBCHAT_SECRET,
+    Bot,
+    running_bot,
+)
 
 DEFAULT_TEST_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SMALL_TODAY = date(2026, 3, 2)
@@ -66,3 +78,30 @@ def pg_engine(pg_url: str) -> Iterator[Engine]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass
+class Tandem:
+    """The running servers and the fake Slack and Telegram they talk to."""
+
+    bot: Bot
+    slack: RecordingServer
+    telegram: RecordingServer
+
+
+@pytest.fixture(scope="session")
+def tandem(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tandem]:
+    """One Tandem (bot, actions, console) for every e2e, channel and browser test: web chat logins,
+    Slack and Telegram at local fakes, the voice gateway on. Logs under tests/output/e2e-logs."""
+    with slack_api() as slack, telegram_api(E2E_TELEGRAM["TANDEM_TELEGRAM_BOT_NAME"]) as telegram, \
+            running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "e2e-logs", ("actions", "rasa", "console"),
+                        TANDEM_WEBCHAT_SECRET=WEBCHAT_SECRET, TANDEM_VOICE_SECRET=VOICE_SECRET,
+                        TANDEM_SLACK_API_URL=f"{slack.url}/api/", TANDEM_TELEGRAM_API_URL=telegram.url,
+                        **E2E_SLACK, **E2E_TELEGRAM) as bot:
+        yield Tandem(bot, slack, telegram)
+
+
+@pytest.fixture(scope="session")
+def bot(tandem: Tandem) -> Bot:
+    """The shared running Tandem, to talk to over REST and read its tracker store."""
+    return tandem.bot

@@ -220,9 +220,13 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
                           "value": text[span.start:span.end],
                           ENTITY_ATTRIBUTE_CONFIDENCE_TYPE: span.confidence})
         existing = message.get(ENTITIES, [])
-        taken = {(e["entity"], e["start"], e["end"]) for e in existing}
-        new = [e for e in found if (e["entity"], e["start"], e["end"]) not in taken]
+        new = [e for e in found if not any(_overlap(e, other) for other in existing)]
         message.set(ENTITIES, existing + self.add_extractor_name(new), add_to_output=True)
+
+
+def _overlap(entity: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two entities share characters: a span another extractor found is left to it."""
+    return entity["start"] < other.get("end", -1) and other.get("start", -1) < entity["end"]
 
 
 def _check_intents(examples: list[Message]) -> list[str]:

@@ -22,7 +22,7 @@ from bot.store.db import make_engine, session_scope
 from bot.store.identities import LOGIN_TOKEN_KEY, issue_login_token
 from tests.browser.test_console import sign_in
 from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.conftest import OUTPUT, WEBCHAT_SECRET, Bot, running_bot
+from tests.e2e.conftest import OUTPUT, WEBCHAT_SECRET, Bot
 
 SCREENSHOTS = OUTPUT / "browser"
 AGENT_PASSWORD = "correct horse battery"
@@ -32,14 +32,6 @@ TRANSCRIPT = ".tandem-log > li:not(.tandem-from-notice)"
 # A page that a test rewrites (page.route) has no network address in Chromium's eyes, and its Local Network
 # Access checks would then block the widget's socket to 127.0.0.1.
 BROWSER_ARGS = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
-
-
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """Tandem with the console, which serves the shop page and the widget."""
-    with running_bot(tmp_path_factory.mktemp("var"), SCREENSHOTS / "widget-logs",
-                     names=("actions", "rasa", "console"), TANDEM_WEBCHAT_SECRET=WEBCHAT_SECRET) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +269,8 @@ def test_an_angry_customer_is_taken_over_by_an_agent_and_handed_back(bot: Bot, b
         shop.screenshot(path=str(SCREENSHOTS / "journey-widget-handed-back.png"))
         events = [e["event"] for e in bot.events(session) if e["event"] in ("pause", "resume")]
         assert events == ["pause", "resume"]
+        desk.get_by_test_id("logout").click()  # offline again: later tests expect nobody online
+        desk.wait_for_url("**/login*")
     finally:
         agent_context.close()
         customer_context.close()

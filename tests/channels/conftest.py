@@ -17,15 +17,14 @@ from sanic import Sanic
 
 from bot.store.db import create_schema, make_engine
 from tests.channels.fake_platforms import RecordingServer, slack_api, telegram_api
-from tests.e2e.conftest import OUTPUT, Bot, free_port, running_bot
+from tests.conftest import Tandem
+from tests.e2e.conftest import E2E_SLACK, E2E_TELEGRAM, Bot, free_port
+
+__all__ = ["E2E_SLACK", "E2E_TELEGRAM"]  # the tests import them from here
 
 _apps = itertools.count(1)
 Sanic.test_mode = True  # several Sanic apps in one process (else Sanic's touch-up breaks the second)
 
-E2E_SLACK = {"TANDEM_SLACK_TOKEN": "xoxb-e2e-token", "TANDEM_SLACK_SIGNING_SECRET": "e2e-signing-secret"}
-E2E_TELEGRAM = {"TANDEM_TELEGRAM_TOKEN": "123456789:AAE2Etoken", "TANDEM_TELEGRAM_BOT_NAME": "tandem_e2e_bot",
-                "TANDEM_TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
-                "TANDEM_TELEGRAM_SECRET_TOKEN": "e2e-telegram-secret"}
 
 
 @dataclass
@@ -120,11 +119,6 @@ class PlatformsBot:
 
 
 @pytest.fixture(scope="session")
-def platforms_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlatformsBot]:
-    """Tandem with Slack and Telegram on, both at local fakes; logs under tests/output/channels-logs."""
-    with slack_api() as slack, telegram_api(E2E_TELEGRAM["TANDEM_TELEGRAM_BOT_NAME"]) as telegram, \
-            running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "channels-logs",
-                        TANDEM_SLACK_API_URL=f"{slack.url}/api/", TANDEM_TELEGRAM_API_URL=telegram.url,
-                        **E2E_SLACK, **E2E_TELEGRAM) as bot:
-        yield PlatformsBot(bot, slack, telegram)
-
+def platforms_bot(tandem: Tandem) -> PlatformsBot:
+    """The shared running Tandem (tests/conftest.py), whose Slack and Telegram talk to the fakes."""
+    return PlatformsBot(tandem.bot, tandem.slack, tandem.telegram)

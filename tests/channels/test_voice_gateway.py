@@ -7,7 +7,6 @@ import json
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,7 +18,7 @@ from sqlalchemy.engine import Engine
 from bot.channels.voice import BREAK, SECRET_HEADER, VoiceGatewayInput
 from bot.store.models import VoiceCall
 from tests.channels.voice_app import TEAM_LINE, ScriptedBot, serving
-from tests.e2e.conftest import OUTPUT, running_bot
+from tests.e2e.conftest import VOICE_SECRET, Bot
 
 SECRET = "gateway-test-secret"
 CALLER = "+447700900001"
@@ -235,25 +234,24 @@ async def test_call_state_survives_a_move_to_another_replica(store: Engine) -> N
 
 
 @pytest.mark.e2e
-def test_e2e_a_caller_asks_for_an_order_and_hears_the_voice_variant(tmp_path: Path) -> None:
-    with running_bot(tmp_path / "var", OUTPUT / "e2e-logs-voice", TANDEM_VOICE_SECRET=SECRET) as tandem:
-        url = f"http://127.0.0.1:{tandem.settings.rasa_port}/webhooks/voice/webhook"
+def test_e2e_a_caller_asks_for_an_order_and_hears_the_voice_variant(bot: Bot) -> None:
+    url = f"http://127.0.0.1:{bot.settings.rasa_port}/webhooks/voice/webhook"
 
-        def post(event: dict[str, Any]) -> dict:
-            headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
-            request = urllib.request.Request(url, json.dumps(event).encode(), headers, method="POST")
-            with urllib.request.urlopen(request, timeout=120) as answer:
-                assert answer.status == 200
-                return json.loads(answer.read())
+    def post(event: dict[str, Any]) -> dict:
+        headers = {SECRET_HEADER: VOICE_SECRET, "Content-Type": "application/json"}
+        request = urllib.request.Request(url, json.dumps(event).encode(), headers, method="POST")
+        with urllib.request.urlopen(request, timeout=120) as answer:
+            assert answer.status == 200
+            return json.loads(answer.read())
 
-        call = {"call_id": "e2e-call-1", "caller": "+447700900123"}
-        assert said(post({**call, "event": "start"}))
-        reply = post({**call, "event": "speech", "text": "where is my order", "confidence": 0.9})
-        spoken = said(reply)
-        assert "order number" in spoken and "http" not in spoken and not reply["hangup"]
-        assert ElementTree.fromstring(reply["ssml"]).tag == "speak"
-        events = tandem.events("voice:+447700900123")
-        user = [e for e in events if e["event"] == "user"]
-        assert [e["text"] for e in user] == ["/greet", "where is my order"]
-        assert user[-1]["input_channel"] == "voice"
-        assert not any(e.get("data", {}).get("buttons") for e in events if e["event"] == "bot")
+    call = {"call_id": "e2e-call-1", "caller": "+447700900123"}
+    assert said(post({**call, "event": "start"}))
+    reply = post({**call, "event": "speech", "text": "where is my order", "confidence": 0.9})
+    spoken = said(reply)
+    assert "order number" in spoken and "http" not in spoken and not reply["hangup"]
+    assert ElementTree.fromstring(reply["ssml"]).tag == "speak"
+    events = bot.events("voice:+447700900123")
+    user = [e for e in events if e["event"] == "user"]
+    assert [e["text"] for e in user] == ["/greet", "where is my order"]
+    assert user[-1]["input_channel"] == "voice"
+    assert not any(e.get("data", {}).get("buttons") for e in events if e["event"] == "bot")

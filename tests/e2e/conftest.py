@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,16 +12,20 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import pytest
-
 from bot.launcher import Servers
 from bot.settings import PROJECT_ROOT, Settings
 from bot.store.db import create_schema, make_engine
 from bot.store.seed import seed_demo
+from bot.tracker_events import read_events, tracker_engine
 from bot.training import train_if_stale
 
 OUTPUT = PROJECT_ROOT / "tests" / "output"
 WEBCHAT_SECRET = "e2e-shop-secret"  # what the shop signs its customers' web chat login tokens with
+VOICE_SECRET = "e2e-voice-gateway-secret"
+E2E_SLACK = {"TANDEM_SLACK_TOKEN": "xoxb-e2e-token", "TANDEM_SLACK_SIGNING_SECRET": "e2e-signing-secret"}
+E2E_TELEGRAM = {"TANDEM_TELEGRAM_TOKEN": "123456789:AAE2Etoken", "TANDEM_TELEGRAM_BOT_NAME": "tandem_e2e_bot",
+                "TANDEM_TELEGRAM_WEBHOOK_URL": "https://bot.example.com/webhooks/telegram/webhook",
+                "TANDEM_TELEGRAM_SECRET_TOKEN": "e2e-telegram-secret"}
 
 
 def free_port() -> int:
@@ -68,10 +71,12 @@ class Bot:
             return json.loads(answer.read())
 
     def events(self, sender: str) -> list[dict]:
-        """Every event the SQLite tracker store holds for `sender`, oldest first."""
-        with sqlite3.connect(self.settings.tracker_db) as db:
-            rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,))
-            return [json.loads(data) for (data,) in rows]
+        """Every event the tracker store (SQLite or PostgreSQL) holds for `sender`, oldest first."""
+        engine = tracker_engine(self.settings.tracker_store)
+        try:
+            return read_events(engine, [sender]).get(sender, [])
+        finally:
+            engine.dispose()
 
 
 @contextmanager
@@ -94,15 +99,6 @@ def running_bot(var: Path, log_dir: Path, names: tuple[str, ...] = ("actions", "
         yield Bot(settings, servers)
     finally:
         servers.stop()
-
-
-@pytest.fixture(scope="session")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
-    """Tandem (bot, actions, console) with its own store, tracker store and ports; logs under
-    tests/output/e2e-logs."""
-    with running_bot(tmp_path_factory.mktemp("var"), OUTPUT / "e2e-logs", ("actions", "rasa", "console"),
-                     TANDEM_WEBCHAT_SECRET=WEBCHAT_SECRET) as running:
-        yield running
 
 
 def texts(replies: list[dict]) -> str:
