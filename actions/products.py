@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
@@ -48,10 +49,19 @@ class ActionProductAvailability(StoreAction):
         return [SlotSet("product", None)]
 
 
-def suggestion_buttons(names: list[str]) -> list[dict[str, str]]:
-    """One button per product to take it, and one to turn them all down."""
-    take = [{"title": name, "payload": f"/accept_recommendation{json.dumps({'product': name})}"}
-            for name in names]
+ACCEPT = "/accept_recommendation"
+
+
+def suggestion_buttons(names: list[str], cards: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """One button per product to take it, and one to turn them all down.
+
+    With `cards` (one per name: price, reason), each product's button carries it as `card`, from which
+    channels that show product cards (the web chat widget) build them; other channels ignore it.
+    """
+    take: list[dict[str, Any]] = [{"title": name, "payload": ACCEPT + json.dumps({"product": name})}
+                                  for name in names]
+    for button, card in zip(take, cards or [], strict=False):
+        button["card"] = card
     return take + [{"title": "None of these", "payload": "/decline_recommendation"}]
 
 
@@ -89,7 +99,8 @@ class ActionRecommendProducts(StoreAction):
             customer=suggestions_store.customer_id(tracker.get_slot("customer_id")), category=category,
             product=product, limit=SUGGESTIONS)
         scope = f" in {category}" if category else ""
-        buttons = suggestion_buttons([s.name for s in suggestions])
+        cards = [{"price": money(s.price_cents), "reason": s.reason.text()} for s in suggestions]
+        buttons = suggestion_buttons([s.name for s in suggestions], cards)
         if not suggestions:
             say(dispatcher, tracker, "no_recommendations", scope=scope)
         elif all(s.reason.kind == "popular_in" for s in suggestions):

@@ -8,9 +8,7 @@ Events (Rasa's names; the customer's and the bot's are configurable in credentia
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 ERROR_EVENT = "error"
 REDIS_CHANNEL = "tandem-socketio"  # the pub/sub channel every replica of one deployment shares
-ACCEPT_PAYLOAD = "/accept_recommendation"  # the recommender's button for one product (actions/products.py)
 CARD_BUTTON = "Choose this"
 NOT_ANSWERED = "the assistant could not answer; please send that again"
 
@@ -50,40 +47,21 @@ class TandemSocketIOOutput(SocketIOOutput):
 
 
 def product_cards(text: str, buttons: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Suggestions as a generic template: one card per product that an accept button offers and the text
-    lists as 'Intro: Name (€9.99), reason; Name (€5.00).', and the other buttons as quick replies.
-
-    None when no button offers a product or the text does not list the offered products so.
-    """
-    offers = [(name, button) for button in buttons if (name := _offered_product(button))]
+    """A message whose buttons carry products (`card`: price, reason; actions/products.py) as a generic
+    template: one card per product with its button, the other buttons as quick replies. None without."""
+    offers = [button for button in buttons if isinstance(button.get("card"), dict)]
     if not offers:
         return None
-    listing = "; ".join(rf"{re.escape(name)} \((?P<price{n}>[^()]+)\)(?:, (?P<reason{n}>[^;]+?))?"
-                        for n, (name, _) in enumerate(offers))
-    listed = re.fullmatch(rf"(?P<intro>.*?){listing}\.?", text.strip(), re.DOTALL)
-    if listed is None:
-        return None
-    elements = [{"title": name, "price": listed[f"price{n}"], "subtitle": listed[f"reason{n}"] or "",
+    elements = [{"title": button["title"], "price": str(button["card"].get("price") or ""),
+                 "subtitle": str(button["card"].get("reason") or ""),
                  "buttons": [{"type": "postback", "title": CARD_BUTTON, "payload": button["payload"]}]}
-                for n, (name, button) in enumerate(offers)]
+                for button in offers]
     return {
-        "text": listed["intro"].strip(),
+        "text": text,
         "attachment": {"type": "template", "payload": {"template_type": "generic", "elements": elements}},
         "quick_replies": [{"content_type": "text", "title": button["title"], "payload": button["payload"]}
-                          for button in buttons if not _offered_product(button)],
+                          for button in buttons if button not in offers],
     }
-
-
-def _offered_product(button: dict[str, Any]) -> str | None:
-    """The product an accept button names ('/accept_recommendation{"product": "Name"}'), else None."""
-    payload = str(button.get("payload", ""))
-    if not payload.startswith(ACCEPT_PAYLOAD + "{"):
-        return None
-    try:
-        product = json.loads(payload[len(ACCEPT_PAYLOAD):]).get("product")
-    except (ValueError, AttributeError):
-        return None
-    return product if isinstance(product, str) and product else None
 
 
 def clean_session(value: Any) -> str:

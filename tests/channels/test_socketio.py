@@ -26,8 +26,8 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 WAIT_S = 20  # a guard against a hung test, not a speed requirement
 CREDENTIALS = {"user_message_evt": "user_uttered", "bot_message_evt": "bot_uttered",  # as in credentials.yml
                "session_persistence": True}
-SUGGESTED = ("Wireless headphones (€89.99), often bought with Phone case; "  # as actions/products.py writes
-             "Desk lamp (€24.50), similar to Blender")
+SUGGESTED = {"Wireless headphones": {"price": "€89.99", "reason": "often bought with Phone case"},
+             "Desk lamp": {"price": "€24.50", "reason": "similar to Blender"}}
 
 Handler = Callable[[UserMessage], Awaitable[None]]
 
@@ -39,8 +39,8 @@ async def echo(message: UserMessage) -> None:
 
 async def recommend(message: UserMessage) -> None:
     """Answer as the recommender does: its message's text and one button per product (actions/products.py)."""
-    reply = render("recommendations_for_you", "socketio", scope="", products=SUGGESTED)
-    reply["buttons"] = suggestion_buttons(["Wireless headphones", "Desk lamp"])
+    reply = render("recommendations_for_you", "socketio", scope="", products="(listed as cards)")
+    reply["buttons"] = suggestion_buttons(list(SUGGESTED), list(SUGGESTED.values()))
     await message.output_channel.send_response(message.sender_id, reply)
 
 
@@ -248,15 +248,14 @@ async def test_suggestions_arrive_as_product_cards() -> None:
         {"content_type": "text", "title": "None of these", "payload": "/decline_recommendation"}]
 
 
-def test_buttons_without_listed_products_stay_quick_replies() -> None:
-    buttons = suggestion_buttons(["Wireless headphones", "Desk lamp"])
-    assert product_cards("Which of my suggestions do you mean?", buttons) is None
-    assert product_cards("Popular right now: Desk lamp (€24.50).", buttons) is None  # one product missing
+def test_buttons_without_product_cards_stay_quick_replies() -> None:
+    assert product_cards("Which of my suggestions do you mean?", suggestion_buttons(list(SUGGESTED))) is None
     assert product_cards("Did you mean an order?", [{"title": "Yes", "payload": "/affirm"}]) is None
-    popular = product_cards("Popular right now in office: Wireless headphones (€89.99); Desk lamp (€24.50).",
-                            buttons)
+    popular = product_cards("Popular right now in office:", suggestion_buttons(
+        list(SUGGESTED), [{"price": "€89.99"}, {"price": "€24.50"}]))
     assert popular is not None and popular["text"] == "Popular right now in office:"
-    assert [e["subtitle"] for e in popular["attachment"]["payload"]["elements"]] == ["", ""]
+    assert [(e["price"], e["subtitle"]) for e in popular["attachment"]["payload"]["elements"]] == [
+        ("€89.99", ""), ("€24.50", "")]
 
 
 @pytest.mark.integration

@@ -58,7 +58,7 @@ class Customer:
         return [self.inbox.get() for _ in range(self.inbox.qsize())]
 
     def close(self) -> None:
-        self.client.disconnect()
+        self.client.eio.disconnect(abort=True)  # a polite polling disconnect waits out the long poll
 
 
 class Console:

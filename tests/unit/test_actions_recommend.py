@@ -73,6 +73,11 @@ def after_suggestion(messages: list[dict[str, Any]], intent: str, slots: dict[st
 # --- suggestions ----------------------------------------------------------------------------
 
 
+def without_cards(buttons: list[dict]) -> list[dict]:
+    """Buttons as every channel shows them: the web widget's product `card` left out."""
+    return [{key: value for key, value in button.items() if key != "card"} for button in buttons]
+
+
 def test_without_a_model_best_sellers_come_as_buttons_and_the_gap_is_logged(
         store, models, tracker, run_action, said, caplog) -> None:
     with caplog.at_level(logging.WARNING):
@@ -84,7 +89,10 @@ def test_without_a_model_best_sellers_come_as_buttons_and_the_gap_is_logged(
     assert said(messages) == f"Popular right now: {'; '.join(entries)}."
     take = [{"title": p.name, "payload": "/accept_recommendation" + json.dumps({"product": p.name})}
             for p in best]
-    assert messages[0]["buttons"] == [*take, {"title": "None of these", "payload": "/decline_recommendation"}]
+    buttons = messages[0]["buttons"]
+    assert without_cards(buttons) == [*take, {"title": "None of these", "payload": "/decline_recommendation"}]
+    assert [b["card"]["price"] for b in buttons[:3]] == [money(p.price_cents) for p in best]  # widget cards
+    assert all(b["card"]["reason"].startswith("popular") for b in buttons[:3])
     assert events == [SlotSet("product_category", None)]
 
 
@@ -197,7 +205,7 @@ def test_taking_one_without_saying_which_asks_which_and_writes_nothing(store, mo
         messages, events = run_action(ActionAcceptRecommendation(), after_suggestion(
             shown, "accept_recommendation", {"product": product}))
         assert said(messages) == "Which of my suggestions do you mean?"
-        assert messages[0]["buttons"] == shown[0]["buttons"]
+        assert messages[0]["buttons"] == without_cards(shown[0]["buttons"])
         assert events == [SlotSet("product", None)]
     assert feedback_rows(store) == []
 
