@@ -71,7 +71,8 @@ def either(names: list[str]) -> str:
 
 
 def last_suggestions(tracker: Tracker) -> str:
-    """What the bot said when it last made suggestions in this conversation ('' if it never did)."""
+    """What the bot said when it last made suggestions in this conversation, with its buttons' titles
+    (the web chat's text names no products: its cards do); '' if it never made any."""
     said: list[str] = []
     listening = False  # to the messages of the latest suggestion action
     for event in tracker.events:
@@ -79,7 +80,8 @@ def last_suggestions(tracker: Tracker) -> str:
             listening = event.get("name") == RECOMMEND_ACTION
             said = [] if listening else said
         elif event.get("event") == "bot" and listening:
-            said.append(event.get("text") or "")
+            buttons = (event.get("data") or {}).get("buttons") or []
+            said += [event.get("text") or "", *(str(b.get("title")) for b in buttons if isinstance(b, dict))]
     return " ".join(said)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from sqlalchemy.engine import Engine
 
+from bot.messages import VOICE, render
 from bot.settings import Settings
 from bot.store.calls import CallState, open_call, save_call
 from bot.store.db import make_engine, session_scope
@@ -35,14 +36,15 @@ NO_INPUT_TIMEOUT_S = 5  # how long a prompt waits for the caller
 YES_KEY, NO_KEY = "1", "2"
 GREETING = "/greet"  # what a new call sends the bot: the greet intent, whatever the NLU model
 
-NOT_HEARD = "Sorry, I didn't hear anything."
-NOT_CAUGHT = "Sorry, I didn't catch that."
-SAY_AGAIN = "Could you say it again?"
-REJECTED = "Sorry about that."
-CONFIRM = "I heard: '{text}'. Is that right? Say yes or press 1, or say no or press 2."
-DEFAULT_PROMPT = "How can I help you?"
-GOODBYE = "I still can't hear you, so I'll end the call now. Please call again any time. Goodbye."
-TROUBLE = "Sorry, something went wrong on our side."
+
+def _said(name: str) -> str:
+    """A call prompt from bot/messages.yml."""
+    return render(name, VOICE)["text"]
+
+
+NOT_HEARD, NOT_CAUGHT, SAY_AGAIN = _said("call_not_heard"), _said("call_not_caught"), _said("call_say_again")
+REJECTED, DEFAULT_PROMPT = _said("call_rejected"), _said("call_prompt")
+GOODBYE, TROUBLE = _said("call_goodbye"), _said("call_trouble")
 
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "correct", "right", "sure", "exactly", "ok", "okay"})
 NO_WORDS = frozenset({"no", "nope", "nah", "wrong", "incorrect"})
@@ -146,7 +148,7 @@ def yes_or_no(text: str) -> bool | None:
 
 
 def confirm_question(text: str) -> str:
-    return CONFIRM.format(text=text)
+    return render("call_confirm", VOICE, text=text)["text"]
 
 
 def prompt_of(state: CallState) -> str:

@@ -63,7 +63,8 @@ def after_suggestion(messages: list[dict[str, Any]], intent: str, slots: dict[st
     """A conversation in which the bot just sent `messages` from the suggestion action; now `intent`."""
     events = [listen(), user_event("ask_recommendation", channel=channel),
               {"event": "action", "timestamp": None, "name": "action_recommend_products"},
-              *({"event": "bot", "timestamp": None, "text": m["text"], "data": {}} for m in messages),
+              *({"event": "bot", "timestamp": None, "text": m["text"],
+                 "data": {"buttons": m.get("buttons", [])}} for m in messages),
               listen()]
     latest = user_event(intent, text, channel)
     return Tracker(SENDER, {"customer_id": None, **(slots or {})}, latest["parse_data"], [*events, latest],
@@ -185,6 +186,16 @@ def test_turning_all_suggestions_down_means_none_of_them_comes_back(store, model
     assert events == [SlotSet("product", None)]
     again, _ = run_action(ActionRecommendProducts(), tracker({}))
     assert not set(listed(said(again))) & set(names)
+
+
+def test_on_the_web_chat_the_cards_name_what_was_suggested(store, models, tracker, run_action, said) -> None:
+    """The widget's text is only the intro; the buttons (its cards) name the products turned down."""
+    shown, _ = run_action(ActionRecommendProducts(), tracker({}, channel="socketio"))
+    assert said(shown) == "Popular right now:"
+    names = [b["title"] for b in shown[0]["buttons"][:-1]]
+    messages, _ = run_action(ActionDeclineRecommendation(),
+                             after_suggestion(shown, "decline_recommendation", channel="socketio"))
+    assert said(messages) == f"Noted: I won't suggest {names[0]}, {names[1]} or {names[2]} again."
 
 
 def test_turning_one_suggestion_down_by_name(store, trained, tracker, run_action, said) -> None:
