@@ -17,7 +17,6 @@ replies, so the relay answers 409 and the console offers a call back.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,7 +30,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.channels.validation import InvalidInput, clean_text
+from bot.channels.validation import InvalidInput, clean_text, json_object
+from bot.channels.webhooks import add_standard_routes
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,7 @@ class HandoffRelayInput(InputChannel):
                 return response.json({"error": "wrong or missing handoff secret"}, status=401)
             return None
 
-        @relay.exception(InvalidInput)
-        async def refuse(_: Request, error: InvalidInput) -> response.HTTPResponse:
-            return response.json({"error": str(error)}, status=error.status)
-
-        @relay.route("/", methods=["GET"])
-        async def health(_: Request) -> response.HTTPResponse:
-            return response.json({"status": "ok"})
+        add_standard_routes(relay, "handoff relay")
 
         @relay.route("/message", methods=["POST"])
         async def message(request: Request) -> response.HTTPResponse:
@@ -82,9 +76,7 @@ class HandoffRelayInput(InputChannel):
             text = clean_text(body.get("text"))
             rasa: Agent = request.app.ctx.agent
             async with rasa.lock_store.lock(sender_id):
-                tracker = await rasa.tracker_store.retrieve(sender_id)
-                if tracker is None:
-                    return response.json({"error": f"no conversation {sender_id!r}"}, status=404)
+                tracker = await _tracker(rasa, sender_id)
                 output = _output_for(request, tracker)
                 if output is None:
                     return response.json({"error": "this conversation's channel takes no typed replies"},
@@ -103,9 +95,7 @@ class HandoffRelayInput(InputChannel):
                 raise InvalidInput("'survey' must be true or false")
             rasa: Agent = request.app.ctx.agent
             async with rasa.lock_store.lock(sender_id):
-                tracker = await rasa.tracker_store.retrieve(sender_id)
-                if tracker is None:
-                    return response.json({"error": f"no conversation {sender_id!r}"}, status=404)
+                tracker = await _tracker(rasa, sender_id)
                 output = _output_for(request, tracker)
                 tracker.update(ConversationResumed())
                 tracker.update(SlotSet(AGENT_NAME_SLOT, agent_name))
@@ -120,18 +110,21 @@ class HandoffRelayInput(InputChannel):
 
 def _parse(request: Request) -> tuple[str, str, dict[str, Any]]:
     """The request's JSON object with its conversation id and the agent's display name."""
-    try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body must be JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
+    body = json_object(request.body)
     sender_id, agent = body.get("sender_id"), body.get("agent")
     if not isinstance(sender_id, str) or not 0 < len(sender_id) <= 255:
         raise InvalidInput("'sender_id' must be a conversation id")
     if not isinstance(agent, str) or not 0 < len(agent.strip()) <= MAX_AGENT_NAME:
         raise InvalidInput(f"'agent' must be the agent's display name (1-{MAX_AGENT_NAME} characters)")
     return sender_id, agent.strip(), body
+
+
+async def _tracker(rasa: Agent, sender_id: str) -> DialogueStateTracker:
+    """The stored conversation; a 404 when there is none."""
+    tracker = await rasa.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        raise InvalidInput(f"no conversation {sender_id!r}", status=404)
+    return tracker
 
 
 def _output_for(request: Request, tracker: DialogueStateTracker) -> OutputChannel | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -16,6 +15,7 @@ from bot.channels.validation import (
     clean_metadata,
     clean_sender,
     clean_text,
+    json_object,
 )
 
 logger = logging.getLogger(__name__)
@@ -40,12 +40,7 @@ class ValidatedRestInput(RestInput):
 
     async def _extract_sender(self, req: Request) -> str:
         """Validate the whole body (Rasa reads the sender first) and keep the cleaned values."""
-        try:
-            body = json.loads(req.body or b"")
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidInput("the body must be a JSON object")
+        body = json_object(req.body)
         req.ctx.tandem = {
             "sender": clean_sender(body.get("sender")),
             "message": clean_text(body.get("message")),

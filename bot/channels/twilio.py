@@ -33,6 +33,7 @@ from bot.channels.call_flow import (
     digit_runs,
 )
 from bot.channels.validation import InvalidInput, clean_text
+from bot.channels.webhooks import add_standard_routes
 from bot.store.identities import channel_sender, normalized_id
 
 logger = logging.getLogger(__name__)
@@ -81,14 +82,7 @@ class TandemTwilioVoiceInput(TwilioVoiceInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         twilio_voice = Blueprint("tandem_twilio_voice_webhook", __name__)
 
-        @twilio_voice.exception(InvalidInput)
-        async def refuse(request: Request, error: InvalidInput) -> response.HTTPResponse:
-            logger.warning("refused Twilio Voice request: %s", error)
-            return response.json({"error": str(error)}, status=error.status)
-
-        @twilio_voice.route("/", methods=["GET"])
-        async def health(_: Request) -> response.HTTPResponse:
-            return response.json({"status": "ok"})
+        add_standard_routes(twilio_voice, "Twilio Voice")
 
         @twilio_voice.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> response.HTTPResponse:

@@ -9,7 +9,6 @@ answered with what to play and how to listen:
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
 import re
@@ -32,7 +31,8 @@ from bot.channels.call_flow import (
     bot_asker,
     digit_runs,
 )
-from bot.channels.validation import InvalidInput, clean_text
+from bot.channels.validation import InvalidInput, clean_text, json_object
+from bot.channels.webhooks import add_standard_routes
 from bot.store.identities import channel_sender, normalized_id
 
 logger = logging.getLogger(__name__)
@@ -74,14 +74,7 @@ class VoiceGatewayInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         gateway = Blueprint("voice_gateway_webhook", __name__)
 
-        @gateway.exception(InvalidInput)
-        async def refuse(request: Request, error: InvalidInput) -> response.HTTPResponse:
-            logger.info("refused voice gateway request: %s", error)
-            return response.json({"error": str(error)}, status=error.status)
-
-        @gateway.route("/", methods=["GET"])
-        async def health(_: Request) -> response.HTTPResponse:
-            return response.json({"status": "ok"})
+        add_standard_routes(gateway, "voice gateway")
 
         @gateway.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> response.HTTPResponse:
@@ -104,12 +97,7 @@ class VoiceGatewayInput(InputChannel):
 
 def parse_request(body: bytes) -> tuple[str, str | None, CallerEvent]:
     """The call id, the caller's E.164 number (None: withheld) and the event of a gateway request."""
-    try:
-        data = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body must be JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
+    data = json_object(body)
     call_id, caller, kind = data.get("call_id"), data.get("caller"), data.get("event")
     if not isinstance(call_id, str) or not CALL_ID.fullmatch(call_id):
         raise InvalidInput("'call_id' must be 1-128 letters, digits and . _ : -")

@@ -1,5 +1,6 @@
-"""What Tandem's platform webhooks (Slack, Telegram) share: the answers to a channel that is off and to a
-request that is not the platform's, and answering each platform delivery once across Rasa replicas."""
+"""What Tandem's webhooks share: a health route and JSON errors for refused input, the answers to a channel
+that is off and to a request that is not the platform's, and answering each platform delivery once across
+Rasa replicas."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import asyncio
 import logging
 from datetime import datetime
 
-from sanic import response
+from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels.validation import InvalidInput
 from bot.settings import Settings
 from bot.store.db import make_engine, session_scope
 from bot.store.deliveries import first_delivery, forget_delivery
@@ -20,6 +22,19 @@ from bot.store.deliveries import first_delivery, forget_delivery
 logger = logging.getLogger(__name__)
 
 AGENT_TITLE = "customer service"  # how an agent's replies introduce them: "Sam Patel (customer service): ..."
+
+
+def add_standard_routes(blueprint: Blueprint, channel: str) -> None:
+    """GET / answers {"status": "ok"}; an InvalidInput raised by a handler becomes its JSON error."""
+
+    @blueprint.exception(InvalidInput)
+    async def refuse(_: Request, error: InvalidInput) -> HTTPResponse:
+        logger.warning("refused %s request: %s", channel, error)
+        return response.json({"error": str(error)}, status=error.status)
+
+    @blueprint.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        return response.json({"status": "ok"})
 
 
 def channel_off(channel: str, variables: str) -> HTTPResponse:
