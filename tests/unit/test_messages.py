@@ -47,7 +47,7 @@ def test_render_refuses_missing_values_and_unknown_names() -> None:
 
 
 def test_every_message_is_sent_by_some_action() -> None:
-    files = [p for folder in ("actions", "bot") for p in (PROJECT_ROOT / folder).glob("*.py")]
+    files = [p for folder in ("actions", "bot", "bot/channels") for p in (PROJECT_ROOT / folder).glob("*.py")]
     sources = "\n".join(p.read_text() for p in files)
     # f"order_status_{status}", f"ask_{slot}", f"acknowledge_{emotion}", f"follow_up_{kind}"
     built_names = ("order_status_", "ask_", "acknowledge_", "follow_up_")
