@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from bot.tracker_events import latest_event_ids, read_events
 logger = logging.getLogger(__name__)
 
 LIVE_SOCKETS = web.AppKey("live_sockets", weakref.WeakSet)  # open /api/live sockets, closed at shutdown
+RELAY_CLIENT = web.AppKey("relay_client", aiohttp.ClientSession)  # one connection pool to Rasa's relay
 
 POLL_SECONDS = 1.0  # how often a live console looks for changes
 HEARTBEAT_EVERY = 30  # polls between presence heartbeats (well inside tickets.PRESENCE_TIMEOUT)
@@ -67,6 +69,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/live", live)
     app[LIVE_SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(_close_live_sockets)
+    app.cleanup_ctx.append(_relay_client)
 
 
 async def console_page(_: web.Request) -> web.FileResponse:
@@ -227,7 +230,7 @@ async def _finish(request: web.Request, *, survey: bool) -> web.Response:
     """The bot takes the conversation back (asking for a rating with `survey`); the ticket closes."""
     work = await _work(request, must_hold=True)
     await _relay(request, "resume", {"sender_id": work.ticket.sender_id, "agent": work.agent.display_name,
-                                     "survey": survey and work.ticket.channel not in VOICE_CHANNELS})
+                                     "survey": survey})  # a call takes no survey: the relay says nothing
     await in_store(request.app, tickets.close, work.ticket.id, _now())
     logger.info("agent %s closed ticket %s (survey: %s)", work.agent.username, work.ticket.id, survey)
     return await _answer_with_ticket(request, work.ticket.id)
@@ -248,8 +251,7 @@ async def _relay(request: web.Request, path: str, body: dict[str, Any]) -> None:
     settings = request.app[SETTINGS]
     url = f"{settings.rasa_base_url}/webhooks/handoff/{path}"
     try:
-        async with aiohttp.ClientSession(timeout=RELAY_TIMEOUT) as client, client.post(
-                url, json=body, headers={SECRET_HEADER: settings.relay_secret()}) as answer:
+        async with request.app[RELAY_CLIENT].post(url, json=body) as answer:
             if answer.status == 200:
                 return
             detail = (await answer.json(content_type=None) or {}).get("error", answer.reason)
@@ -258,6 +260,14 @@ async def _relay(request: web.Request, path: str, body: dict[str, Any]) -> None:
         raise refuse(502, "the bot server is unreachable; the customer did not get this: try again") from None
     logger.error("handoff relay refused %s: %s %s", path, answer.status, detail)
     raise refuse(answer.status if answer.status in (404, 409) else 502, f"the bot server refused: {detail}")
+
+
+async def _relay_client(app: web.Application) -> AsyncIterator[None]:
+    """The console's HTTP client for the handoff relay (its secret read once), open while the console runs."""
+    headers = {SECRET_HEADER: app[SETTINGS].relay_secret()}
+    async with aiohttp.ClientSession(timeout=RELAY_TIMEOUT, headers=headers) as client:
+        app[RELAY_CLIENT] = client
+        yield
 
 
 # --- canned replies -------------------------------------------------------------------------------

@@ -15,12 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -30,7 +29,7 @@ from bot.store import agents, tickets
 from bot.store.db import make_engine, session_scope
 from bot.store.models import Agent
 from bot.store.seed import seed_demo
-from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.chromium import chromium
 from tests.e2e.conftest import OUTPUT
 from tests.unit.tracker_store import RasaTrackerStore
 
@@ -148,14 +147,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

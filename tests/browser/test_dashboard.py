@@ -9,22 +9,19 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from bot.analytics import etl
 from bot.settings import PROJECT_ROOT
 from bot.store import agents
 from bot.store.db import create_schema, make_engine, session_scope
+from tests.browser.chromium import chromium
 from tests.e2e.conftest import OUTPUT, free_port
 from tests.unit.analytics_events import sample, tracker_store, write
 
 PASSWORD = "correct horse battery"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +56,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser.new_page(viewport={"width": 1366, "height": 900})
-        browser.close()
 
 
 def tile(page: Page, key: str) -> str:

@@ -6,12 +6,11 @@ import json
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
 from bot.channels.handoff import SECRET_HEADER
 from bot.console import widget
@@ -20,8 +19,8 @@ from bot.settings import Settings
 from bot.store import agents, customers, tickets
 from bot.store.db import make_engine, session_scope
 from bot.store.identities import LOGIN_TOKEN_KEY, issue_login_token
+from tests.browser.chromium import chromium
 from tests.browser.test_console import sign_in
-from tests.browser.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.conftest import OUTPUT, WEBCHAT_SECRET, Bot
 
 SCREENSHOTS = OUTPUT / "browser"
@@ -31,17 +30,13 @@ BOT_ENTRIES = ".tandem-log > li.tandem-from-bot, .tandem-log > li.tandem-from-ag
 TRANSCRIPT = ".tandem-log > li:not(.tandem-from-notice)"
 # A page that a test rewrites (page.route) has no network address in Chromium's eyes, and its Local Network
 # Access checks would then block the widget's socket to 127.0.0.1.
-BROWSER_ARGS = [*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
+LOCAL_NETWORK_OK = "--disable-features=LocalNetworkAccessChecks"
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    with chromium(LOCAL_NETWORK_OK) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
