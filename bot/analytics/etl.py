@@ -4,7 +4,7 @@ A watermark (the highest event id loaded) makes a run read only the senders with
 whose last conversation was still open. A sender's sessions are rebuilt from the start of the stored session
 that the new events continue, so reruns are idempotent and a run over the same events gives the same rows
 as a full rebuild. Batches of senders are read, turned into rows by worker processes and written set-wise
-(COPY on PostgreSQL), in one transaction.
+(COPY on PostgreSQL), in one transaction, which ends by rebuilding the daily roll-ups of the days touched.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from itertools import groupby
 from multiprocessing import get_context
 from time import monotonic
@@ -29,7 +29,7 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from bot import conversations as conv
-from bot.analytics import models
+from bot.analytics import models, rollups
 from bot.analytics.rows import SessionRows, sender_key, session_rows
 from bot.settings import Settings
 from bot.store.db import make_engine
@@ -69,6 +69,7 @@ class _Batch:
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t.name: [] for t in TABLES})
     copy: dict[str, str] | None = None
+    days: set[date] = field(default_factory=set)  # of the conversations
     conversations: int = 0
     events: int = 0
     skipped: int = 0
@@ -76,6 +77,7 @@ class _Batch:
     def add(self, rows: SessionRows) -> None:
         if rows.conversation is not None:
             self.conversations += 1
+            self.days.add(rows.conversation["day"])
             self.tables[models.conversations.name].append(rows.conversation)
             self.tables[models.turns.name] += rows.turns
             self.tables[models.steps.name] += rows.steps
@@ -99,21 +101,24 @@ def run(source: Engine, target: Engine, *, now: datetime | None = None, full: bo
     result = EtlResult(full=full)
     with target.begin() as out:
         if full:
-            for table in (*models.CHILDREN, models.conversations, models.state):
+            for table in (*models.ROLLUPS, *models.CHILDREN, models.conversations, models.state):
                 out.execute(delete(table))
+        touched: set[date] = set()  # the days whose conversations were written or forgotten
         result.watermark = watermark = _watermark(out)
         if _has_events(source):
             with source.connect() as src:
                 result.watermark = src.scalar(select(func.max(EVENTS.c.id))) or watermark
                 changed = _changed_senders(src, out, watermark, result.watermark)
                 result.senders = len(changed)
-                jobs = _jobs(src, out, changed, result.watermark)
+                jobs = _jobs(src, out, changed, result.watermark, touched)
                 if workers > 1 and len(changed) > BATCH_SENDERS:
                     batches = _in_workers(jobs, now, workers, out.dialect.name == "postgresql")
                 else:
                     batches = (_transform(job, now) for job in jobs)
                 for batch in batches:
                     _write(out, batch, result)
+                    touched |= batch.days
+        rollups.rebuild(out, None if full else touched)
         out.execute(delete(models.state).where(models.state.c.name == models.WATERMARK))
         out.execute(models.state.insert().values(name=models.WATERMARK, value=float(result.watermark)))
     result.seconds = monotonic() - started
@@ -142,15 +147,16 @@ def _changed_senders(src: Connection, out: Connection, low: int, high: int) -> C
     return changed
 
 
-def _jobs(src: Connection, out: Connection, changed: Changed, high: int) -> Iterator[Job]:
-    """For each batch of senders: forget their continued conversations, read their events from there.
+def _jobs(src: Connection, out: Connection, changed: Changed, high: int, touched: set[date]) -> Iterator[Job]:
+    """For each batch of senders: forget their continued conversations (adding their days to `touched`),
+    read their events from there.
 
     Senders go in the order of their first new event, so that a batch's events lie close together in the
     table (a store's events are written in time order)."""
     senders = sorted(changed, key=lambda s: changed[s][1])
     for start in range(0, len(senders), BATCH_SENDERS):
         earliest = {s: changed[s][0] for s in senders[start:start + BATCH_SENDERS]}
-        restart = _forget_continued(out, earliest)
+        restart = _forget_continued(out, earliest, touched)
         query = (select(EVENTS.c.sender_id, EVENTS.c.id, EVENTS.c.type_name, EVENTS.c.timestamp,
                         EVENTS.c.action_name, EVENTS.c.data)
                  .where(EVENTS.c.sender_id.in_(list(earliest)), EVENTS.c.id <= high,
@@ -211,19 +217,22 @@ def _write(out: Connection, batch: _Batch, result: EtlResult) -> None:
     result.conversations += batch.conversations
 
 
-def _forget_continued(out: Connection, earliest: dict[str, float]) -> dict[str, float]:
-    """Delete each sender's stored conversations from the one its new events continue; return where each
-    sender's reload starts (absent: from its first event)."""
+def _forget_continued(out: Connection, earliest: dict[str, float], touched: set[date]) -> dict[str, float]:
+    """Delete each sender's stored conversations from the one its new events continue (adding their days to
+    `touched`); return where each sender's reload starts (absent: from its first event)."""
     keys = {sender_key(sender): sender for sender in earliest}
     stored = out.execute(select(models.conversations.c.sender_key, models.conversations.c.id,
-                                models.conversations.c.start_ts)
+                                models.conversations.c.start_ts, models.conversations.c.day)
                          .where(models.conversations.c.sender_key.in_(list(keys)))).all()
     restart: dict[str, float] = {}
-    for key, _, start in stored:
+    for key, _, start, _ in stored:
         sender = keys[key]
         if start <= earliest[sender]:
             restart[sender] = max(restart.get(sender, start), start)
-    forgotten = [id_ for key, id_, start in stored if keys[key] not in restart or start >= restart[keys[key]]]
+    gone = [(id_, day) for key, id_, start, day in stored
+            if keys[key] not in restart or start >= restart[keys[key]]]
+    touched.update(day for _, day in gone)
+    forgotten = [id_ for id_, _ in gone]
     for ids in _chunks(forgotten):
         for table in models.CHILDREN:
             out.execute(delete(table).where(table.c.conversation_id.in_(ids)))

@@ -11,11 +11,12 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bot.analytics.models import conversations as conv
-from bot.analytics.models import turns
+from bot.analytics.models import intent_days, turns
+from bot.analytics.rollups import count_where
 from bot.analytics.scope import Scope
 
 SUMS = ("conversations", "open", "resolved", "escalated", "abandoned", "closed", "turns", "fallbacks",
@@ -23,19 +24,15 @@ SUMS = ("conversations", "open", "resolved", "escalated", "abandoned", "closed",
         "nps_sum", "nps_n", "csat_n", "csat_satisfied", "csat_sum", "handed_back", "outage_conversations")
 
 
-def _count(condition: Any) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
 def kpis(conn: Connection, scope: Scope) -> dict[str, Any]:
     """Totals and a daily series (every day of the scope, empty days included) of every KPI."""
     rows = conn.execute(
         select(conv.c.day, conv.c.outcome, func.count(), func.sum(conv.c.turns), func.sum(conv.c.fallbacks),
                func.sum(conv.c.duration_s), func.sum(conv.c.time_to_escalation_s),
-               func.count(conv.c.time_to_escalation_s), _count(conv.c.trajectory == 1),
-               _count(conv.c.trajectory == -1), func.count(conv.c.trajectory), func.sum(conv.c.nps),
-               func.count(conv.c.nps), func.count(conv.c.csat), _count(conv.c.csat >= 4),
-               func.sum(conv.c.csat), _count(conv.c.handed_back), _count(conv.c.outages > 0))
+               func.count(conv.c.time_to_escalation_s), count_where(conv.c.trajectory == 1),
+               count_where(conv.c.trajectory == -1), func.count(conv.c.trajectory), func.sum(conv.c.nps),
+               func.count(conv.c.nps), func.count(conv.c.csat), count_where(conv.c.csat >= 4),
+               func.sum(conv.c.csat), count_where(conv.c.handed_back), count_where(conv.c.outages > 0))
         .where(*scope.where(conv)).group_by(conv.c.day, conv.c.outcome)).all()
     days: dict[date, dict[str, float]] = defaultdict(lambda: dict.fromkeys(SUMS, 0))
     for day, outcome, count, *sums in rows:
@@ -108,11 +105,11 @@ def escalation_reasons(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
 
 def intents(conn: Connection, scope: Scope) -> list[dict[str, Any]]:
     """Each intent's messages and conversations, with the containment and escalation rates of the latter."""
-    first = turns.c.first_of_intent
+    days = intent_days.c
     rows = conn.execute(
-        select(turns.c.intent, func.count(), _count(first), _count(first & (turns.c.outcome != "open")),
-               *(_count(first & (turns.c.outcome == o)) for o in ("resolved", "escalated", "abandoned")))
-        .where(*scope.where(turns), turns.c.intent.isnot(None)).group_by(turns.c.intent)).all()
+        select(days.intent, *(func.sum(column) for column in (days.messages, days.conversations, days.closed,
+                                                              days.resolved, days.escalated, days.abandoned)))
+        .where(*scope.where(intent_days)).group_by(days.intent)).all()
     return sorted(({"intent": intent, "messages": int(messages), "conversations": int(convs),
                     "containment_rate": contained / closed if closed else None,
                     "escalation_rate": escalated / closed if closed else None,

@@ -108,6 +108,35 @@ loops = Table(
     Index("ix_analytics_loops_day_channel", "day", "channel"),
 )
 
+# Daily roll-ups: the detail tables summed per day and channel, for the dashboard (bot/analytics/rollups.py).
+step_days = Table(
+    "analytics_step_days", metadata,
+    Column("day", Date, primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("step", String(120), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("next_step", String(120), primary_key=True),
+    Column("visits", Integer, nullable=False),
+    Column("conversations", Integer, nullable=False),  # the step's first occurrences
+    Column("escalated_after", Integer, nullable=False),
+    Column("abandoned_after", Integer, nullable=False),
+    Column("fallback_after", Integer, nullable=False),
+    Column("lost", Integer, nullable=False),  # any of the three
+)
+
+intent_days = Table(
+    "analytics_intent_days", metadata,
+    Column("day", Date, primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("intent", String(100), primary_key=True),
+    Column("messages", Integer, nullable=False),
+    Column("conversations", Integer, nullable=False),
+    Column("closed", Integer, nullable=False),  # of those conversations, the ones with an outcome
+    Column("resolved", Integer, nullable=False),
+    Column("escalated", Integer, nullable=False),
+    Column("abandoned", Integer, nullable=False),
+)
+
 state = Table(
     "analytics_state", metadata,
     Column("name", String(32), primary_key=True),
@@ -115,6 +144,7 @@ state = Table(
 )
 
 CHILDREN = (turns, steps, loops)
+ROLLUPS = (step_days, intent_days)
 WATERMARK = "watermark"  # the highest tracker event id loaded
 
 

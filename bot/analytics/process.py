@@ -2,7 +2,8 @@
 
 A step is a customer intent or a bot action (docs/analytics.md). A loop is a run of steps that repeats back
 to back (A B A B); a bottleneck is a step after which conversations are lost: escalated, abandoned, or the
-next message not understood. Bottlenecks are ranked by the conversations they cost.
+next message not understood. Bottlenecks are ranked by the conversations they cost. The graph and the
+bottlenecks are summed from the daily roll-up of steps; only the example conversations come from the steps.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
 from bot.analytics.models import loops as loops_table
-from bot.analytics.models import steps
+from bot.analytics.models import step_days, steps
 from bot.analytics.scope import Scope
 
 Step = tuple[str, str]  # name, kind
@@ -68,19 +69,16 @@ def _canonical(segment: Sequence[Step]) -> tuple[str, ...]:
     return tuple(name for name, _ in best)
 
 
-def _count(condition: Any) -> Any:
-    return func.sum(case((condition, 1), else_=0))
-
-
 def graph(conn: Connection, scope: Scope, max_nodes: int = 40) -> dict[str, Any]:
     """Nodes (steps with visits, conversations and the loss rates after them) and directly-follows edges.
 
     The `max_nodes` steps most conversations pass through are kept, with the start and the outcomes."""
+    days = step_days.c
     rows = conn.execute(
-        select(steps.c.step, steps.c.kind, steps.c.next_step, func.count(), _count(steps.c.first),
-               *(_count(flag) for flag in (steps.c.escalated_after, steps.c.abandoned_after,
-                                           steps.c.fallback_after, LOST)))
-        .where(*scope.where(steps)).group_by(steps.c.step, steps.c.kind, steps.c.next_step)).all()
+        select(days.step, days.kind, days.next_step,
+               *(func.sum(column) for column in (days.visits, days.conversations, days.escalated_after,
+                                                 days.abandoned_after, days.fallback_after, days.lost)))
+        .where(*scope.where(step_days)).group_by(days.step, days.kind, days.next_step)).all()
     sums: dict[tuple[str, str], list[int]] = {}  # one scan: nodes are the sums of their outgoing edges
     for step, kind, _, *counts in rows:
         total = sums.setdefault((step, kind), [0] * len(counts))
@@ -120,14 +118,16 @@ def _node(step: str, kind: str, visits: int, conversations: int, escalated: int,
 
 def bottlenecks(conn: Connection, scope: Scope, limit: int = 10) -> list[dict[str, Any]]:
     """The steps that cost the most conversations (volume × loss rate), each with example conversations."""
-    where = [*scope.where(steps), steps.c.first]
+    days = step_days.c
+    conversations, lost = func.sum(days.conversations), func.sum(days.lost)
     rows = conn.execute(
-        select(steps.c.step, steps.c.kind, func.count(), func.count(), _count(steps.c.escalated_after),
-               _count(steps.c.abandoned_after), _count(steps.c.fallback_after), _count(LOST))
-        .where(*where).group_by(steps.c.step, steps.c.kind)
-        .having(_count(LOST) > 0).order_by(_count(LOST).desc(), steps.c.step).limit(limit)).all()
+        select(days.step, days.kind, conversations, conversations, func.sum(days.escalated_after),
+               func.sum(days.abandoned_after), func.sum(days.fallback_after), lost)
+        .where(*scope.where(step_days)).group_by(days.step, days.kind)
+        .having(lost > 0).order_by(lost.desc(), days.step).limit(limit)).all()
     ranked = [{**_node(*row), "examples": []} for row in rows]
     if ranked:
+        where = [*scope.where(steps), steps.c.first]
         number = func.row_number().over(partition_by=steps.c.step,
                                         order_by=steps.c.conversation_id.desc()).label("number")
         examples = (select(steps.c.step, steps.c.conversation_id, number)
