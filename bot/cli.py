@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--pipeline", choices=("tandem", "diet"), default="tandem")
     evaluate.add_argument("--oos-label", default=None, help="label of out-of-scope examples")
     evaluate.add_argument("--epochs", type=int, default=None, help="override the classifier's epochs")
+    evaluate.add_argument("--patience", type=int, default=None,
+                          help="override Tandem's early stopping: epochs without a better held-out score")
     evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.set_defaults(handler=_nlu_evaluate)
 
@@ -139,7 +141,8 @@ def _nlu_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     result = evaluation.evaluate(
         read(args.test), train_examples=read(args.train) if args.train else None,
         model=evaluation.latest_model(args.model) if args.model else None,
-        pipeline_name=args.pipeline, oos_label=args.oos_label, epochs=args.epochs)
+        pipeline_name=args.pipeline, oos_label=args.oos_label, epochs=args.epochs,
+        patience=args.patience)
     _report(result, args.out)
     return 0
 

@@ -60,7 +60,7 @@ JOURNEYS = (
     Journey("leaves_mid_form", ("I want to cancel an order",), ("cancel_order",), "neutral", "abandoned"),
     Journey("asks_again_and_again", ("How long does delivery take?",) * 3, ("delivery_period",) * 3,
             "neutral", "escalated", "loop"),
-    Journey("not_understood", ("bla",) * 3, ("nlu_fallback",) * 3, "neutral", "escalated",
+    Journey("not_understood", ("qwerty",) * 3, ("nlu_fallback",) * 3, "neutral", "escalated",
             "repeated_fallback"),
     Journey("handed_back", ("I want to talk to a real person please",), ("contact_human_agent",), "neutral",
             "escalated", "explicit_request", hand_back=True),

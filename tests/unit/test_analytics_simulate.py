@@ -36,10 +36,10 @@ class FakeRasa(simulate.Rasa):
 
 def test_the_journeys_agree_with_a_faithful_nlu_and_a_disagreement_is_named() -> None:
     assert simulate.check(FakeRasa())[1] == []
-    problems = simulate.check(FakeRasa({"bla": "out_of_scope"}))[1]
-    assert problems == ["not_understood: 'bla' is out_of_scope, not nlu_fallback"]
+    problems = simulate.check(FakeRasa({"qwerty": "out_of_scope"}))[1]
+    assert problems == ["not_understood: 'qwerty' is out_of_scope, not nlu_fallback"]
     with pytest.raises(ValueError, match="does not read the journeys"):
-        simulate.simulate(FakeRasa({"bla": "out_of_scope"}), 8)
+        simulate.simulate(FakeRasa({"qwerty": "out_of_scope"}), 8)
 
 
 def test_a_run_covers_every_journey_on_both_channels_with_surveys_and_hand_backs() -> None:

@@ -128,6 +128,12 @@ def test_unknown_model_path_is_refused_before_training(tmp_path: Path, emotion_c
                                     LocalModelStorage(tmp_path), Resource("x"), CONTEXT)
 
 
+def test_unknown_train_precision_is_refused_before_training(tmp_path: Path, emotion_csv: Path) -> None:
+    with pytest.raises(ValueError, match="train_precision must be one of"):
+        TandemTransformerNLU.create(config(emotion_csv, train_precision="fp16"),
+                                    LocalModelStorage(tmp_path), Resource("x"), CONTEXT)
+
+
 def test_an_intent_with_one_example_is_refused(tmp_path: Path, emotion_csv: Path) -> None:
     data = small_slice(per_intent=3)
     lonely = tokenized([Message({"text": "what is the meaning of life", "intent": "out_of_scope"})])

@@ -55,6 +55,8 @@ def test_model_lookup_and_pipelines(tmp_path: Path) -> None:
     assert [c["epochs"] for c in pipeline("tandem", epochs=3) if "epochs" in c] == [3]
     assert [c["epochs"] for c in pipeline("diet", epochs=5) if "epochs" in c] == [5]
     assert [c["epochs"] for c in pipeline("diet") if "epochs" in c] == [40]
+    assert [c["patience"] for c in pipeline("tandem", patience=7) if "patience" in c] == [7]
+    assert not any("patience" in c for c in pipeline("diet", patience=7))
     with pytest.raises(ValueError, match="tandem"):
         pipeline("bert")
 
