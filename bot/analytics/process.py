@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from bot.analytics.models import loops as loops_table
 from bot.analytics.models import step_days, steps
+from bot.analytics.rollups import LOST
 from bot.analytics.scope import Scope
 
 Step = tuple[str, str]  # name, kind
 MAX_LOOP_STEPS = 6  # the longest run of steps that counts as one loop
 EXAMPLES = 5  # example conversations per bottleneck
-LOST = or_(steps.c.escalated_after, steps.c.abandoned_after, steps.c.fallback_after)
 
 
 def find_loops(sequence: Sequence[Step], offset: int = 0,

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 from bot.analytics.models import intent_days, step_days, steps, turns
 
 DAYS_PER_STATEMENT = 300  # well under SQLite's limit of bound parameters
+LOST = or_(steps.c.escalated_after, steps.c.abandoned_after, steps.c.fallback_after)  # any loss after a step
 
 
 def count_where(condition: Any) -> Any:
@@ -25,9 +26,8 @@ def count_where(condition: Any) -> Any:
 
 
 def _step_sums() -> Select:
-    lost = or_(steps.c.escalated_after, steps.c.abandoned_after, steps.c.fallback_after)
     keys = (steps.c.day, steps.c.channel, steps.c.step, steps.c.kind, steps.c.next_step)
-    flags = (steps.c.first, steps.c.escalated_after, steps.c.abandoned_after, steps.c.fallback_after, lost)
+    flags = (steps.c.first, steps.c.escalated_after, steps.c.abandoned_after, steps.c.fallback_after, LOST)
     return select(*keys, func.count(), *(count_where(flag) for flag in flags)).group_by(*keys)
 
 

@@ -3,6 +3,8 @@ word embeddings)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -22,8 +24,7 @@ def fit(settings: TrainSettings) -> tuple[MultiTaskModel, MultiTaskModel, list[t
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     torch.manual_seed(0)
     model = MultiTaskModel(AutoModel.from_pretrained(checkpoint), Heads(2, 1, 7))
-    before = MultiTaskModel(AutoModel.from_pretrained(checkpoint), Heads(2, 1, 7))
-    before.load_state_dict(model.state_dict())
+    before = copy.deepcopy(model)
     items = encode_examples(tokenizer, [Example(t, intent=i // 2) for i, t in enumerate(TEXTS)], {"O": 0}, 32)
     seen: list[torch.dtype] = []
     layer = model.encoder.encoder.layer[0].output.dense
