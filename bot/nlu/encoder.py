@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bot.nlu.model import MultiTaskModel, TracedModel
+
 logger = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -58,8 +60,8 @@ def cpu_train_bf16(preference: str) -> bool:
     return preference == "bf16" or (preference == "auto" and cpu_has_bf16())
 
 
-def for_inference(model: nn.Module, device: torch.device, precision: str) -> nn.Module:
-    """Evaluation mode on `device`. On the CPU: bf16 weights, int8 dynamic quantization, or fp32.
+def for_inference(model: MultiTaskModel, device: torch.device, precision: str) -> nn.Module:
+    """Evaluation mode on `device`; on the CPU in the chosen precision and traced (TracedModel).
 
     A GPU keeps fp32 weights and runs under bf16 autocast (bot.nlu.train.autocast).
     """
@@ -68,6 +70,11 @@ def for_inference(model: nn.Module, device: torch.device, precision: str) -> nn.
         return model
     chosen = cpu_precision(precision)
     logger.info("Tandem NLU infers in %s on the CPU", chosen)
+    return TracedModel(in_cpu_precision(model, chosen))
+
+
+def in_cpu_precision(model: nn.Module, chosen: str) -> nn.Module:
+    """The model with bf16 weights, int8 dynamically quantized linear layers, or as it is (fp32)."""
     if chosen == "bf16":
         return model.to(torch.bfloat16)
     if chosen == "int8":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -22,8 +24,7 @@ class Heads:
     emotions: int
 
 
-@dataclass
-class Outputs:
+class Outputs(NamedTuple):
     intent_logits: Tensor  # (batch, intents)
     tag_logits: Tensor  # (batch, tokens, tags)
     emotion_logits: Tensor  # (batch, emotions)
@@ -47,6 +48,24 @@ class MultiTaskModel(nn.Module):
         pooled = self.dropout((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0))
         return Outputs(self.intent_head(pooled), self.tag_head(self.dropout(hidden)),
                        self.emotion_head(pooled))
+
+
+class TracedModel(nn.Module):
+    """A MultiTaskModel traced and frozen by TorchScript: the same outputs for any batch and length, without
+    Python's per-layer overhead, which is a third of a short message's forward pass on the CPU."""
+
+    def __init__(self, model: MultiTaskModel) -> None:
+        super().__init__()
+        example = torch.ones((1, 8), dtype=torch.long)
+        with torch.no_grad(), warnings.catch_warnings():
+            # TorchScript is deprecated upstream, and the one constant the trace records (the 1.0 of the
+            # attention mask's inversion) is the same for every input.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            self.traced = torch.jit.freeze(torch.jit.trace(model.eval(), (example, example)))
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Outputs:
+        return Outputs(*self.traced(input_ids, attention_mask))
 
 
 def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Tensor,

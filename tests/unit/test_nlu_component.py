@@ -15,10 +15,12 @@ from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
 from rasa.shared.nlu.training_data.loading import load_data
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from transformers import AutoModel, AutoTokenizer
 
 from bot.nlu import emotion
 from bot.nlu.component import TandemTransformerNLU
-from bot.nlu.encoder import cpu_precision, pick_device
+from bot.nlu.encoder import cpu_precision, encoder_path, for_inference, in_cpu_precision, pick_device
+from bot.nlu.model import Heads, MultiTaskModel, TracedModel
 from bot.settings import PROJECT_ROOT
 
 INTENTS = ("track_order", "cancel_order", "greet", "thank", "get_refund")
@@ -99,6 +101,31 @@ def test_batched_and_single_predictions_agree(trained, emotion_csv: Path, precis
         assert a.get("intent")["name"] == b.get("intent")["name"]
         assert a.get("intent")["confidence"] == pytest.approx(b.get("intent")["confidence"], abs=tolerance)
         assert a.get("emotion")["label"] == b.get("emotion")["label"]
+
+
+@pytest.mark.parametrize(("precision", "tolerance"), [("fp32", 1e-4), ("bf16", 5e-2), ("int8", 1e-4)])
+def test_the_traced_cpu_model_matches_the_eager_one_for_any_batch_and_length(precision: str,
+                                                                            tolerance: float) -> None:
+    """The trace is taken on one 8-token message; other batch sizes, lengths and padding must not differ."""
+    checkpoint = encoder_path(None)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+
+    def model() -> MultiTaskModel:
+        torch.manual_seed(3)
+        return MultiTaskModel(AutoModel.from_pretrained(checkpoint), Heads(5, 7, 7)).eval()
+
+    eager = in_cpu_precision(model(), precision)
+    traced = for_inference(model(), torch.device("cpu"), precision)
+    assert isinstance(traced, TracedModel)
+    texts = ["hi", "where is my order 10234", "I want to cancel order 10003 because it is far too late " * 4]
+    with torch.inference_mode():
+        for batch in ([texts[0]], [texts[2]], texts):
+            encoded = tokenizer(batch, padding=True, return_tensors="pt")
+            expected = eager(encoded["input_ids"], encoded["attention_mask"])
+            got = traced(encoded["input_ids"], encoded["attention_mask"])
+            for a, b in zip(got, expected, strict=True):
+                assert a.shape == b.shape
+                assert torch.allclose(a.float(), b.float(), atol=tolerance)
 
 
 def test_persisted_model_loads_and_predicts_the_same(trained, emotion_csv: Path) -> None:
