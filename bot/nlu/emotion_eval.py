@@ -64,7 +64,7 @@ def evaluate(train_rows: list[tuple[str, str]], test_rows: list[tuple[str, str]]
 
 
 @torch.inference_mode()
-def predict(model: MultiTaskModel, tokenizer: Any, texts: list[str], device: torch.device) -> list[str]:
+def predict(model: torch.nn.Module, tokenizer: Any, texts: list[str], device: torch.device) -> list[str]:
     """The most likely emotion of each text, one at a time as the deployed model runs."""
     labels = []
     for text in texts:
