@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 from pathlib import Path
@@ -109,13 +110,10 @@ def test_the_traced_cpu_model_matches_the_eager_one_for_any_batch_and_length(pre
     """The trace is taken on one 8-token message; other batch sizes, lengths and padding must not differ."""
     checkpoint = encoder_path(None)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-
-    def model() -> MultiTaskModel:
-        torch.manual_seed(3)
-        return MultiTaskModel(AutoModel.from_pretrained(checkpoint), Heads(5, 7, 7)).eval()
-
-    eager = in_cpu_precision(model(), precision)
-    traced = for_inference(model(), torch.device("cpu"), precision)
+    torch.manual_seed(3)
+    model = MultiTaskModel(AutoModel.from_pretrained(checkpoint), Heads(5, 7, 7)).eval()
+    eager = in_cpu_precision(copy.deepcopy(model), precision)  # both conversions change the model in place
+    traced = for_inference(model, torch.device("cpu"), precision)
     assert isinstance(traced, TracedModel)
     texts = ["hi", "where is my order 10234", "I want to cancel order 10003 because it is far too late " * 4]
     with torch.inference_mode():
