@@ -126,6 +126,21 @@ def test_the_traced_cpu_model_matches_the_eager_one_for_any_batch_and_length(pre
                 assert torch.allclose(a.float(), b.float(), atol=tolerance)
 
 
+def test_int8_keeps_each_output_channel_of_a_linear_layer_at_its_own_scale() -> None:
+    """A fine-tuned matrix has rows of very different sizes; one scale for the whole matrix rounds the
+    small rows to nothing, one scale per row keeps them."""
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(64, 8)
+    with torch.no_grad():
+        layer.weight[4:] *= 1e-3
+    inputs = torch.randn(16, 64)
+    with torch.inference_mode():
+        expected = layer(inputs)
+        got = in_cpu_precision(torch.nn.Sequential(copy.deepcopy(layer)), "int8")(inputs)
+    relative = (got - expected).abs().amax(0) / expected.abs().amax(0)
+    assert relative.max() < 0.05
+
+
 def test_persisted_model_loads_and_predicts_the_same(trained, emotion_csv: Path) -> None:
     component, storage, resource = trained
     loaded = TandemTransformerNLU.load(config(emotion_csv), storage, resource, CONTEXT)
