@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import os
-import platform
 import random
 import resource
 import secrets
@@ -41,6 +40,7 @@ from sqlalchemy.engine import Engine, make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from bot.analytics import etl, metrics, process  # noqa: E402
 from bot.analytics.scope import Scope  # noqa: E402
 from bot.console.analytics import process_payload, summary_payload  # noqa: E402
@@ -334,16 +334,6 @@ def bench_backend(name: str, source: Engine, target: Engine, events: int) -> dic
     return result
 
 
-def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal")), "0")
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(int(memory) / 2**20, 1),
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-            "load_average_at_start": os.getloadavg()}
-
-
 @contextmanager
 def postgresql_pair(url: str) -> Iterator[tuple[Engine, Engine]]:
     """A new tracker database and a new Tandem database on the server at `url`, dropped afterwards."""
@@ -382,7 +372,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "analytics.json")
     args = parser.parse_args()
     result: dict[str, Any] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                              "machine": machine(), "requested_events": args.events}
+                              "machine": {**machine(), "sqlite": sqlite3.sqlite_version},
+                              "requested_events": args.events}
     with create_engine(args.pg, future=True).connect() as conn:
         result["machine"]["postgresql"] = conn.scalar(text("SHOW server_version"))
     backends = {"postgresql": partial(postgresql_pair, args.pg), "sqlite": sqlite_pair}

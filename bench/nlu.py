@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import sys
 from collections import defaultdict
@@ -22,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
+from bot.nlu.encoder import cpu_has_bf16  # noqa: E402
 from bot.nlu.evaluation import Example, evaluate, read_csv  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -71,7 +72,7 @@ def main() -> int:
         print(name, json.dumps(runs[name]), flush=True)
     result = {
         "dataset": args.dataset, "when": _now(), "same_run": measured,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "runs": runs,
+        "machine": {**machine(), "cpu_bf16": cpu_has_bf16()}, "runs": runs,
     }
     if {"tandem", "diet"} <= set(runs):
         tandem, diet = runs["tandem"], runs["diet"]

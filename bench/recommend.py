@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +22,7 @@ import scipy.sparse as sp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from bot.recommend import collaborative, content  # noqa: E402
 from bot.recommend.evaluation import Split, leave_last_basket_out, metrics, top_k  # noqa: E402
 from bot.recommend.interactions import read_online_retail  # noqa: E402
@@ -83,7 +82,7 @@ def main() -> int:
     result = {
         "dataset": "UCI Online Retail (online_retail.csv.gz)",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine(),
         "protocol": {"held_out": "each customer's last basket (invoice) by time", "k": K,
                      "already_bought": "never recommended and not counted as targets",
                      "purchases": len(purchases), "read_seconds": read_seconds,
