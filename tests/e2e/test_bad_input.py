@@ -92,11 +92,14 @@ def test_odd_unicode_gets_a_sensible_reply(bot: Bot, message: str) -> None:
     "<script>alert(1)</script> order 10001",
 ])
 def test_injection_attempts_leave_the_store_unchanged(bot: Bot, message: str) -> None:
+    # A conversation per attempt: in one shared conversation the fallbacks of earlier attempts add up to an
+    # escalation, whose handoff ticket is a legitimate change to the store.
+    sender = "e2e-inject-" + hashlib.sha256(message.encode()).hexdigest()[:12]
     before = store_digest(bot)
-    replies = bot.say("e2e-inject", message)
+    replies = bot.say(sender, message)
     assert replies
     assert "alex.morgan" not in texts(replies)
-    bot.say("e2e-inject", "/stop")
+    bot.say(sender, "/stop")
     assert store_digest(bot) == before
 
 
