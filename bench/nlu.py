@@ -63,6 +63,7 @@ def main() -> int:
     out = RESULTS / f"{args.dataset}.json"
     runs = json.loads(out.read_text())["runs"] if out.is_file() else {}
     measured = args.pipelines.split(",")
+    host = {**machine(), "cpu_bf16": cpu_has_bf16()}
     for name in measured:
         epochs = args.tandem_epochs or (BANKING77_EPOCHS if args.dataset == "banking77" else None)
         epochs = epochs if name == "tandem" else None
@@ -72,7 +73,7 @@ def main() -> int:
         print(name, json.dumps(runs[name]), flush=True)
     result = {
         "dataset": args.dataset, "when": _now(), "same_run": measured,
-        "machine": {**machine(), "cpu_bf16": cpu_has_bf16()}, "runs": runs,
+        "machine": host, "runs": runs,
     }
     if {"tandem", "diet"} <= set(runs):
         tandem, diet = runs["tandem"], runs["diet"]

@@ -74,6 +74,7 @@ def main() -> int:
     parser.add_argument("data", type=Path, nargs="?", default=DEFAULT_DATA,
                         help="folder holding online_retail.csv.gz")
     args = parser.parse_args()
+    host = machine()
     purchases, read_seconds = timed(lambda: read_online_retail(args.data / "online_retail.csv.gz"))
     split = leave_last_basket_out(purchases)
     runs = {name: run(name, fit, split)
@@ -82,7 +83,7 @@ def main() -> int:
     result = {
         "dataset": "UCI Online Retail (online_retail.csv.gz)",
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": host,
         "protocol": {"held_out": "each customer's last basket (invoice) by time", "k": K,
                      "already_bought": "never recommended and not counted as targets",
                      "purchases": len(purchases), "read_seconds": read_seconds,
