@@ -7,6 +7,8 @@ export TRANSFORMERS_OFFLINE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
+# Tandem's fine-tuning seeds on BANKING77 in `make bench`: the first one's run is compared with DIET's.
+BANKING77_SEEDS ?= 7,8,9
 
 .DEFAULT_GOAL := help
 .PHONY: help setup seed train run test test-fast bench lint validate rules lock clean
@@ -34,7 +36,8 @@ test-fast: setup ## unit tests only
 
 bench: setup ## NLU (product, BANKING77 vs DIET, GoEmotions), recommender, analytics ETL: bench/results/
 	@$(PY) bench/nlu.py product
-	@$(PY) bench/nlu.py banking77 --data $(or $(BANKING77),../shared/datasets/banking77)
+	@$(PY) bench/nlu.py banking77 --data $(or $(BANKING77),../shared/datasets/banking77) \
+		--tandem-seeds $(BANKING77_SEEDS)
 	@$(PY) -m bot.cli emotion evaluate --format goemotions-ekman --epochs 2 \
 		--train $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/train.tsv \
 		--test $(or $(GOEMOTIONS),../shared/datasets/goemotions/ekman)/test.tsv \

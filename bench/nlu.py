@@ -4,7 +4,10 @@
   python bench/nlu.py product            (held-out 20 % of data/nlu)
 Results go to bench/results/<name>.json with both pipelines' metrics and their ratios. `--pipelines`
 runs a subset and keeps the other pipeline's last result; each run records when it started and the
-machine's load then, and `same_run` names the pipelines measured in this invocation.
+machine's load then, and `same_run` names the pipelines measured in this invocation. `--tandem-seeds 7,8,9`
+trains Tandem once per seed: the first seed's run is the one compared with DIET, and `tandem_over_seeds`
+gives every seed's accuracy with their mean, since one fine-tuning seed can move accuracy by several
+tenths of a point.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import sys
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -58,23 +62,35 @@ def main() -> int:
     parser.add_argument("--tandem-epochs", type=int, default=None,
                         help=f"Tandem's epochs, all of them run (default: config.yml's for product, "
                              f"{BANKING77_EPOCHS} for banking77)")
+    parser.add_argument("--tandem-seeds", default=None,
+                        help="comma-separated seeds, one Tandem training each (default: config.yml's seed)")
     args = parser.parse_args()
     train, test = banking77(args.data) if args.dataset == "banking77" else product()
     out = RESULTS / f"{args.dataset}.json"
-    runs = json.loads(out.read_text())["runs"] if out.is_file() else {}
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    runs, over_seeds = previous.get("runs", {}), previous.get("tandem_over_seeds")
     measured = args.pipelines.split(",")
+    seeds = [int(seed) for seed in args.tandem_seeds.split(",")] if args.tandem_seeds else [None]
     host = {**machine(), "cpu_bf16": cpu_has_bf16()}
     for name in measured:
         epochs = args.tandem_epochs or (BANKING77_EPOCHS if args.dataset == "banking77" else None)
         epochs = epochs if name == "tandem" else None
-        started = {"when": _now(), "load_average_1min": round(os.getloadavg()[0], 2)}
-        runs[name] = {**started, **evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs,
-                                            patience=epochs)}
-        print(name, json.dumps(runs[name]), flush=True)
+        if name == "tandem":
+            runs = {key: run for key, run in runs.items() if not key.startswith("tandem_seed_")}
+        for index, seed in enumerate(seeds if name == "tandem" else [None]):
+            key = name if index == 0 else f"{name}_seed_{seed}"
+            started = {"when": _now(), "load_average_1min": round(os.getloadavg()[0], 2)}
+            runs[key] = {**started, **evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs,
+                                               patience=epochs, seed=seed)}
+            print(key, json.dumps(runs[key]), flush=True)
+        if name == "tandem":
+            over_seeds = _over_seeds([run for key, run in runs.items() if key.startswith("tandem")])
     result = {
         "dataset": args.dataset, "when": _now(), "same_run": measured,
         "machine": host, "runs": runs,
     }
+    if over_seeds:
+        result["tandem_over_seeds"] = over_seeds
     if {"tandem", "diet"} <= set(runs):
         tandem, diet = runs["tandem"], runs["diet"]
         result["tandem_minus_diet_accuracy_points"] = round(100 * (tandem["accuracy"] - diet["accuracy"]), 2)
@@ -84,6 +100,15 @@ def main() -> int:
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
+
+
+def _over_seeds(runs: list[dict]) -> dict | None:
+    """Every seed's accuracy and their mean, min and max; None for a single run."""
+    if len(runs) < 2:
+        return None
+    accuracies = [run["accuracy"] for run in runs]
+    return {"seeds": [run["seed"] for run in runs], "accuracy": accuracies,
+            "mean": statistics.mean(accuracies), "min": min(accuracies), "max": max(accuracies)}
 
 
 def _now() -> str:

@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--epochs", type=int, default=None, help="override the classifier's epochs")
     evaluate.add_argument("--patience", type=int, default=None,
                           help="override Tandem's early stopping: epochs without a better held-out score")
+    evaluate.add_argument("--seed", type=int, default=None, help="override the classifier's random seed")
     evaluate.add_argument("--out", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.set_defaults(handler=_nlu_evaluate)
 
@@ -142,7 +143,7 @@ def _nlu_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         read(args.test), train_examples=read(args.train) if args.train else None,
         model=evaluation.latest_model(args.model) if args.model else None,
         pipeline_name=args.pipeline, oos_label=args.oos_label, epochs=args.epochs,
-        patience=args.patience)
+        patience=args.patience, seed=args.seed)
     _report(result, args.out)
     return 0
 

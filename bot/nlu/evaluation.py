@@ -45,10 +45,12 @@ def read_csv(path: Path, text_column: str, label_column: str) -> list[Example]:
                 if row[text_column].strip() and row[label_column].strip()]
 
 
-def pipeline(name: str, epochs: int | None = None, patience: int | None = None) -> list[dict[str, Any]]:
+def pipeline(name: str, epochs: int | None = None, patience: int | None = None,
+             seed: int | None = None) -> list[dict[str, Any]]:
     """'tandem': the product's own pipeline from config.yml; 'diet': Rasa's stock DIET pipeline.
 
-    `epochs` overrides the classifier's number of training epochs, `patience` Tandem's early stopping.
+    `epochs` overrides the classifier's number of training epochs, `patience` Tandem's early stopping,
+    `seed` the classifier's random seed.
     """
     if name == "diet":
         components = [dict(c) for c in DIET_PIPELINE]
@@ -57,22 +59,26 @@ def pipeline(name: str, epochs: int | None = None, patience: int | None = None) 
     else:
         raise ValueError(f"pipeline must be 'tandem' or 'diet', not {name!r}")
     for component in components:
-        if epochs and component["name"].endswith(("DIETClassifier", "TandemTransformerNLU")):
+        classifier = component["name"].endswith(("DIETClassifier", "TandemTransformerNLU"))
+        if epochs and classifier:
             component["epochs"] = epochs
+        if seed is not None and classifier:
+            component["random_seed"] = seed
         if patience and component["name"].endswith("TandemTransformerNLU"):
             component["patience"] = patience
     return components
 
 
-def train(examples: Sequence[Example], pipeline_name: str, workdir: Path,
-          epochs: int | None = None, patience: int | None = None) -> tuple[Path, float]:
+def train(examples: Sequence[Example], pipeline_name: str, workdir: Path, epochs: int | None = None,
+          patience: int | None = None, seed: int | None = None) -> tuple[Path, float]:
     """Train an NLU-only Rasa model on `examples` with `rasa train nlu`; return it and the seconds taken."""
     data = workdir / "train.json"
     data.write_text(json.dumps({"rasa_nlu_data": {"common_examples": [
         {"text": text, "intent": label, "entities": []} for text, label in examples]}}))
     config = workdir / "config.yml"
     config.write_text(yaml.safe_dump({"recipe": "default.v1", "assistant_id": "evaluation", "language": "en",
-                                      "pipeline": pipeline(pipeline_name, epochs, patience), "policies": []}))
+                                      "pipeline": pipeline(pipeline_name, epochs, patience, seed),
+                                      "policies": []}))
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "rasa", "train", "nlu", "--config", str(config), "--nlu", str(data),
                     "--out", str(workdir), "--fixed-model-name", "nlu"], cwd=PROJECT_ROOT, check=True,
@@ -146,7 +152,7 @@ def metrics(truth: Sequence[str], predicted: Sequence[str], latencies_ms: Sequen
 def evaluate(test: Sequence[Example], *, train_examples: Sequence[Example] | None = None,
              model: Path | None = None, pipeline_name: str = "tandem",
              oos_label: str | None = None, epochs: int | None = None,
-             patience: int | None = None) -> dict[str, Any]:
+             patience: int | None = None, seed: int | None = None) -> dict[str, Any]:
     """Train on `train_examples` (or use `model`) and score on `test`."""
     import torch
 
@@ -155,10 +161,10 @@ def evaluate(test: Sequence[Example], *, train_examples: Sequence[Example] | Non
         if model is None:
             if not train_examples:
                 raise ValueError("give training examples (--train) or a trained model (--model)")
-            model, seconds = train(train_examples, pipeline_name, Path(workdir), epochs, patience)
+            model, seconds = train(train_examples, pipeline_name, Path(workdir), epochs, patience, seed)
         result = score(model, test, oos_label)
     uses_torch = pipeline_name == "tandem"
-    return {**result, "pipeline": pipeline_name, "epochs": epochs, "patience": patience,
+    return {**result, "pipeline": pipeline_name, "epochs": epochs, "patience": patience, "seed": seed,
             "n_train": len(train_examples or []), "train_seconds": seconds,
             "device": "cuda" if uses_torch and torch.cuda.is_available() else "cpu"}
 

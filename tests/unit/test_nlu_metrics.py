@@ -57,6 +57,9 @@ def test_model_lookup_and_pipelines(tmp_path: Path) -> None:
     assert [c["epochs"] for c in pipeline("diet") if "epochs" in c] == [40]
     assert [c["patience"] for c in pipeline("tandem", patience=7) if "patience" in c] == [7]
     assert not any("patience" in c for c in pipeline("diet", patience=7))
+    for name in ("tandem", "diet"):
+        assert [c["random_seed"] for c in pipeline(name) if "random_seed" in c] == [7]
+        assert [c["random_seed"] for c in pipeline(name, seed=8) if "random_seed" in c] == [8]
     with pytest.raises(ValueError, match="tandem"):
         pipeline("bert")
 
