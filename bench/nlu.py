@@ -67,8 +67,7 @@ def main() -> int:
     args = parser.parse_args()
     train, test = banking77(args.data) if args.dataset == "banking77" else product()
     out = RESULTS / f"{args.dataset}.json"
-    previous = json.loads(out.read_text()) if out.is_file() else {}
-    runs, over_seeds = previous.get("runs", {}), previous.get("tandem_over_seeds")
+    runs = json.loads(out.read_text())["runs"] if out.is_file() else {}
     measured = args.pipelines.split(",")
     seeds = [int(seed) for seed in args.tandem_seeds.split(",")] if args.tandem_seeds else [None]
     host = {**machine(), "cpu_bf16": cpu_has_bf16()}
@@ -83,12 +82,11 @@ def main() -> int:
             runs[key] = {**started, **evaluate(test, train_examples=train, pipeline_name=name, epochs=epochs,
                                                patience=epochs, seed=seed)}
             print(key, json.dumps(runs[key]), flush=True)
-        if name == "tandem":
-            over_seeds = _over_seeds([run for key, run in runs.items() if key.startswith("tandem")])
     result = {
         "dataset": args.dataset, "when": _now(), "same_run": measured,
         "machine": host, "runs": runs,
     }
+    over_seeds = _over_seeds([run for key, run in runs.items() if key.startswith("tandem")])
     if over_seeds:
         result["tandem_over_seeds"] = over_seeds
     if {"tandem", "diet"} <= set(runs):
