@@ -31,7 +31,7 @@ from transformers import AutoModel, AutoTokenizer
 from bot.nlu import emotion
 from bot.nlu.data import Example, encode_examples, holdout
 from bot.nlu.encoder import cpu_precision, cpu_train_bf16, encoder_path, for_inference, pick_device
-from bot.nlu.model import Heads, MultiTaskModel, intent_probabilities
+from bot.nlu.model import Heads, MultiTaskModel
 from bot.nlu.tagging import Span, bio_labels, decode, entity_tag, snap, tag_fields
 from bot.nlu.train import TrainSettings, autocast, train
 
@@ -67,8 +67,6 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
             "patience": 2,
             "validation_fraction": 0.05,
             "label_smoothing": 0.1,  # of the intent loss: softer targets, better calibrated and more accurate
-            # Rank intents as if each had as many training examples: divides out the training data's imbalance.
-            "balance_intents": True,
             "max_length": 128,
             "random_seed": 7,
             "device": "auto",  # auto | cpu | cuda
@@ -82,12 +80,10 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
                  model: MultiTaskModel | None = None, tokenizer: Any = None,
-                 labels: dict[str, list[str]] | None = None, temperature: float = 1.0,
-                 intent_counts: list[int] | None = None) -> None:
+                 labels: dict[str, list[str]] | None = None, temperature: float = 1.0) -> None:
         self.config = {**self.get_default_config(), **config}
         self._model_storage, self._resource = model_storage, resource
         self.model, self.tokenizer, self.temperature = model, tokenizer, temperature
-        self.intent_counts = intent_counts  # training examples per intent, in the order of labels["intents"]
         self.labels = labels or {"intents": [], "tags": [], "emotions": list(emotion.EMOTIONS)}
         self.device = pick_device(self.config["device"])
         if self.config["cpu_threads"]:
@@ -127,8 +123,6 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
                     for text, label in emotion.read_examples(Path(path))]
         fraction, seed = self.config["validation_fraction"], self.config["random_seed"]
         nlu_train, nlu_val = holdout(nlu, lambda e: e.intent, fraction, seed)
-        trained_per_intent = Counter(example.intent for example in nlu_train)
-        self.intent_counts = [trained_per_intent[i] for i in range(len(intents))]
         feel_train, feel_val = holdout(feelings, lambda e: e.emotion, fraction, seed)
 
         checkpoint = encoder_path(self.config["model"])
@@ -182,7 +176,7 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
             model.load_state_dict(torch.load(directory / "heads.pt", map_location="cpu", weights_only=True),
                                   strict=False)
         component = cls(config, model_storage, resource, tokenizer=tokenizer, labels=labels,
-                        temperature=meta["temperature"], intent_counts=meta.get("intent_counts"))
+                        temperature=meta["temperature"])
         component.model = for_inference(model, component.device, component.config["precision"])
         return component
 
@@ -193,16 +187,7 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
             heads = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
             torch.save(heads, directory / "heads.pt")
             (directory / "meta.json").write_text(json.dumps(
-                {"labels": self.labels, "temperature": self.temperature, "intent_counts": self.intent_counts},
-                indent=2))
-
-    @property
-    def _intent_log_prior(self) -> torch.Tensor | None:
-        """Each intent's log share of the training examples, when `balance_intents` divides it out."""
-        if not self.config["balance_intents"] or not self.intent_counts:
-            return None
-        counts = torch.tensor(self.intent_counts, dtype=torch.float)  # each at least 1: see holdout
-        return (counts / counts.sum()).log()
+                {"labels": self.labels, "temperature": self.temperature}, indent=2))
 
     @torch.inference_mode()
     def _predict(self, batch: list[Message]) -> None:
@@ -213,7 +198,7 @@ class TandemTransformerNLU(GraphComponent, IntentClassifier, EntityExtractorMixi
         with autocast(self.device):
             outputs = self.model(encoded["input_ids"].to(self.device),
                                  encoded["attention_mask"].to(self.device))
-        intent_p = intent_probabilities(outputs.intent_logits.cpu(), self.temperature, self._intent_log_prior)
+        intent_p = torch.softmax(outputs.intent_logits.float() / self.temperature, -1).cpu()
         emotion_p = torch.softmax(outputs.emotion_logits.float(), -1).cpu()
         tag_p, tag_ids = torch.softmax(outputs.tag_logits.float(), -1).max(-1)
         for row, message in enumerate(batch):

@@ -81,13 +81,6 @@ def multitask_loss(outputs: Outputs, intents: Tensor, tags: Tensor, emotions: Te
     return total
 
 
-def intent_probabilities(logits: Tensor, temperature: float, log_prior: Tensor | None = None) -> Tensor:
-    """Softmax of the logits at `temperature`; with `log_prior` (each intent's log share of the training
-    examples) divided by that prior: the posterior had every intent been trained on equally often."""
-    scores = logits.float() / temperature
-    return torch.softmax(scores if log_prior is None else scores - log_prior, -1)
-
-
 def fit_temperature(logits: Tensor, targets: Tensor, steps: int = 100) -> float:
     """The softmax temperature (≥ 1) that minimises held-out NLL: confidences that mean what they say.
 

@@ -151,25 +151,6 @@ def test_persisted_model_loads_and_predicts_the_same(trained, emotion_csv: Path)
                [(e["entity"], e["value"]) for e in b.get("entities")]
 
 
-def test_intent_counts_persist_and_balance_the_ranking(trained, emotion_csv: Path) -> None:
-    """The ranking divides out each intent's share of the training examples; `balance_intents: false` keeps it."""
-    component, storage, resource = trained
-    assert component.intent_counts == [9] * len(INTENTS)  # 10 each, one held out
-    loaded = TandemTransformerNLU.load(config(emotion_csv), storage, resource, CONTEXT)
-    assert loaded.intent_counts == component.intent_counts
-    plain = TandemTransformerNLU.load(config(emotion_csv, balance_intents=False), storage, resource, CONTEXT)
-    text = "where is my order 10234"
-    balanced_even, plain_even = parse(loaded, text)[0], parse(plain, text)[0]
-    assert balanced_even.get("intent") == pytest.approx(plain_even.get("intent"))  # an even prior changes nothing
-
-    loaded.intent_counts = plain.intent_counts = [90, 9, 9, 9, 9]  # as if cancel_order (first) had ten times more
-    odds = {}  # cancel_order's confidence over get_refund's
-    for name, component in (("balanced", loaded), ("plain", plain)):
-        confidence = {r["name"]: r["confidence"] for r in parse(component, text)[0].get("intent_ranking")}
-        odds[name] = confidence["cancel_order"] / confidence["get_refund"]
-    assert odds["plain"] == pytest.approx(10 * odds["balanced"], rel=1e-3)
-
-
 def test_other_extractors_entities_are_kept_and_not_duplicated(trained) -> None:
     component, _, _ = trained
     message = tokenized([Message({"text": "track order 10234"})])[0]

@@ -74,16 +74,3 @@ def test_the_temperature_softens_overconfidence_but_never_sharpens() -> None:
     assert fit_temperature(wrong_half, targets) > 2.0
     timid = torch.tensor([[0.3, 0.0], [0.0, 0.3]] * 4)  # always right, barely sure: NLL wants T < 1
     assert fit_temperature(timid, targets) == pytest.approx(1.0, abs=1e-3)
-
-
-def test_balancing_divides_the_training_prior_out_of_the_intent_probabilities() -> None:
-    import torch
-
-    from bot.nlu.model import intent_probabilities
-
-    undecided = torch.zeros(1, 2)  # the model cannot tell the two intents apart
-    prior = torch.tensor([0.8, 0.2]).log()  # the first had four times the training examples
-    assert intent_probabilities(undecided, 1.0).tolist() == [[0.5, 0.5]]
-    assert intent_probabilities(undecided, 1.0, prior)[0].tolist() == pytest.approx([0.2, 0.8])
-    sure = torch.tensor([[4.0, 0.0]])
-    assert intent_probabilities(sure, 2.0, prior)[0, 0] == pytest.approx(1 / (1 + 4 * torch.e ** -2))
